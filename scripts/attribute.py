@@ -1,0 +1,65 @@
+#!/usr/bin/env python
+"""Attribute one model of a pair on its selected samples: per-sample EAP matrices as .npz.
+
+Reads the selection file written by `select`, scores each sample on the model's own answer
+truncated to T_cut = max(int(alpha * t_bar), 1) tokens, and writes DESIGN §3's
+attribution/{pair}/{dataset}/alpha{alpha}/{role}.npz. Nothing is written on any error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from rlcircuits.eap import LAYOUTS, attribute, cut_length, save_attribution, truncated_loss_input
+from rlcircuits.errors import RLCircuitsError
+from rlcircuits.models import DTYPES, load_model
+from rlcircuits.selection import ROLES, read_selection
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", required=True, help="Hugging Face Hub id or local model folder")
+    parser.add_argument("--revision", default=None, help="Hub revision (commit, tag or branch)")
+    parser.add_argument("--selection", required=True, help="selection JSON from the select stage")
+    parser.add_argument("--role", required=True, choices=ROLES, help="which model of the pair this is")
+    parser.add_argument("--alpha", required=True, type=float, help="answer fraction scored by the loss")
+    parser.add_argument("--out", required=True, help="output .npz path")
+    parser.add_argument("--layout", default="paper", choices=LAYOUTS, help="graph layout (default: paper)")
+    parser.add_argument("--dtype", default="bfloat16", choices=sorted(DTYPES), help="model dtype (default: bfloat16)")
+    parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (default: cpu)")
+    parser.add_argument("--batch-tokens", type=int, default=4096, help="token budget (rows x padded length) per forward")
+    parser.add_argument("--trust-remote-code", action="store_true", help="allow model code from the Hub (off by default)")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    log = logging.getLogger("attribute")
+    try:
+        selection = read_selection(args.selection)
+        t_cut = cut_length(args.alpha, selection.t_bar)
+        inputs = [
+            truncated_loss_input(s.id, s.role(args.role).prompt_token_ids, s.role(args.role).answer_token_ids, t_cut)
+            for s in selection.samples
+        ]
+        log.info("%d samples, t_bar=%.2f, alpha=%s -> T_cut=%d", len(inputs), selection.t_bar, args.alpha, t_cut)
+        model = load_model(
+            args.model, dtype=args.dtype, device=args.device, revision=args.revision, trust_remote_code=args.trust_remote_code
+        )
+        result = attribute(model, inputs, layout=args.layout, batch_tokens=args.batch_tokens, progress=not args.no_progress)
+        save_attribution(
+            args.out, result, t_cut=t_cut, model=args.model, role=args.role, alpha=args.alpha, dtype=args.dtype
+        )
+    except (RLCircuitsError, ValueError) as exc:
+        print(f"attribute: error: {exc}", file=sys.stderr)
+        return 1
+    log.info("wrote %s: %d samples x %d edges", args.out, len(result.sample_ids), result.graph.n_edges)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,423 @@
+"""Edge Attribution Patching (EAP) on Hugging Face pre-norm decoders, as pinned in DESIGN §4.
+
+Score of edge u -> v for one sample: W[u, v] = -sum_{positions, hidden} O_u * dL/dH_v, where
+O_u is what source u adds to the residual stream and H_v is destination v's *own* pre-norm copy
+of the residual stream. One forward and one backward per batch give every matrix:
+
+* forward hooks copy each source's output into a buffer O [B, n_src, T, d];
+* forward pre-hooks hand each destination branch a private view of its input, and a tensor
+  hook on that view copies the branch gradient into a buffer G [B, n_dst, T, d]. Reading the
+  gradient of the tensor HF passes in would give the whole residual stream's gradient;
+* q, k and v share one pre-norm, so their private views sit on the norm's *output*; their
+  gradients are mapped back to the residual stream with the norm's exact vector-Jacobian
+  product;
+* one contraction S = -O . G per batch (at least float32) gives all edges of all samples.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from rlcircuits.errors import AttributionError
+from rlcircuits.models import DecoderParts, find_decoder, first_input, output_tensor, verify_prenorm, with_first_input
+
+LAYOUTS = ("paper", "module")
+_QKV_SUFFIXES = ("q", "k", "v")
+# Upper bound, in bytes, of the float32 temporaries of one block of the score contraction.
+_CONTRACTION_BLOCK_BYTES = 256 * 2**20
+
+
+@dataclass(frozen=True)
+class Graph:
+    """Nodes and edges of the attribution graph; destination v reads sources 0..n_upstream[v]-1."""
+
+    layout: str
+    n_layers: int
+    src_names: tuple[str, ...]
+    dst_names: tuple[str, ...]
+    n_upstream: tuple[int, ...]
+
+    @property
+    def edge_mask(self) -> np.ndarray:
+        """bool [n_src, n_dst]: u -> v is a real edge iff u is computed before v."""
+        return np.arange(len(self.src_names))[:, None] < np.asarray(self.n_upstream)[None, :]
+
+    @property
+    def n_edges(self) -> int:
+        return int(sum(self.n_upstream))
+
+    def dst_index(self, layer: int, branch: str) -> int:
+        """Column of a layer's destination; branch is q/k/v/mlp (paper) or attn/mlp (module)."""
+        return self.dst_names.index(f"attn{layer}.{branch}" if branch in _QKV_SUFFIXES else f"{branch}{layer}")
+
+
+def build_graph(n_layers: int, layout: str = "paper") -> Graph:
+    """Sources embed, attn{l}, mlp{l}; destinations per layout, in forward order."""
+    if layout not in LAYOUTS:
+        raise ValueError(f"unknown layout {layout!r}; choose one of {', '.join(LAYOUTS)}")
+    if n_layers < 1:
+        raise ValueError("a graph needs at least one layer")
+    src = ["embed"]
+    dst: list[str] = []
+    upstream: list[int] = []
+    for layer in range(n_layers):
+        before_attn = len(src)
+        attn_dsts = [f"attn{layer}.{s}" for s in _QKV_SUFFIXES] if layout == "paper" else [f"attn{layer}"]
+        dst += attn_dsts
+        upstream += [before_attn] * len(attn_dsts)
+        src.append(f"attn{layer}")
+        dst.append(f"mlp{layer}")
+        upstream.append(len(src))
+        src.append(f"mlp{layer}")
+    dst.append("logits")
+    upstream.append(len(src))
+    return Graph(layout, n_layers, tuple(src), tuple(dst), tuple(upstream))
+
+
+def cut_length(alpha: float, t_bar: float) -> int:
+    """T_cut = max(int(alpha * T_bar), 1): how many answer tokens the loss scores."""
+    if not 0 < alpha <= 1:
+        raise ValueError(f"alpha must lie in (0, 1], got {alpha}")
+    if t_bar <= 0:
+        raise ValueError(f"t_bar must be positive, got {t_bar}")
+    return max(int(alpha * t_bar), 1)
+
+
+@dataclass(frozen=True)
+class LossInput:
+    """One sample's truncated self-entropy problem: targets[j] is predicted at prompt_len - 1 + j."""
+
+    sample_id: str
+    input_ids: tuple[int, ...]
+    targets: tuple[int, ...]
+    prompt_len: int
+
+
+def truncated_loss_input(sample_id: str, prompt_ids: Sequence[int], answer_ids: Sequence[int], t_cut: int) -> LossInput:
+    """Input = prompt + answer[:T_cut-1], targets = answer[:T_cut] (DESIGN §4)."""
+    if not prompt_ids:
+        raise AttributionError(f"sample {sample_id}: empty prompt_token_ids")
+    if not answer_ids:
+        raise AttributionError(f"sample {sample_id}: empty answer_token_ids")
+    if t_cut < 1:
+        raise ValueError(f"t_cut must be >= 1, got {t_cut}")
+    return LossInput(
+        sample_id=str(sample_id),
+        input_ids=tuple(int(t) for t in prompt_ids) + tuple(int(t) for t in answer_ids[: t_cut - 1]),
+        targets=tuple(int(t) for t in answer_ids[:t_cut]),
+        prompt_len=len(prompt_ids),
+    )
+
+
+@dataclass(frozen=True)
+class PaddedBatch:
+    """Right-padded token ids, attention mask, and targets laid out over the kept logit rows."""
+
+    input_ids: torch.Tensor  # long [B, T]
+    attention_mask: torch.Tensor  # long [B, T]
+    keep: torch.Tensor  # long [K], positions whose logits the loss reads
+    targets: torch.Tensor  # long [B, K], -100 where a row has no target
+    n_targets: torch.Tensor  # long [B]
+
+
+def pad_batch(batch: Sequence[LossInput], device: torch.device | str) -> PaddedBatch:
+    """Right padding keeps every real position's computation identical to an unpadded run."""
+    width = max(len(item.input_ids) for item in batch)
+    ids = torch.zeros(len(batch), width, dtype=torch.long)
+    mask = torch.zeros(len(batch), width, dtype=torch.long)
+    first = min(item.prompt_len - 1 for item in batch)
+    last = max(item.prompt_len - 1 + len(item.targets) for item in batch)
+    targets = torch.full((len(batch), last - first), -100, dtype=torch.long)
+    for row, item in enumerate(batch):
+        ids[row, : len(item.input_ids)] = torch.tensor(item.input_ids)
+        mask[row, : len(item.input_ids)] = 1
+        start = item.prompt_len - 1 - first
+        targets[row, start : start + len(item.targets)] = torch.tensor(item.targets)
+    return PaddedBatch(
+        input_ids=ids.to(device),
+        attention_mask=mask.to(device),
+        keep=torch.arange(first, last, device=device),
+        targets=targets.to(device),
+        n_targets=torch.tensor([len(item.targets) for item in batch], device=device),
+    )
+
+
+def truncated_nll(model: nn.Module, embeds: torch.Tensor, batch: PaddedBatch) -> torch.Tensor:
+    """Per-sample mean NLL of the targets, in float32 (float64 for float64 models)."""
+    logits = model(
+        inputs_embeds=embeds, attention_mask=batch.attention_mask, logits_to_keep=batch.keep, use_cache=False
+    ).logits
+    logits = logits.to(torch.promote_types(logits.dtype, torch.float32))
+    nll = F.cross_entropy(logits.transpose(1, 2), batch.targets, ignore_index=-100, reduction="none")
+    return nll.sum(dim=1) / batch.n_targets
+
+
+def plan_batches(lengths: Sequence[int], batch_tokens: int) -> list[list[int]]:
+    """Group sample indices, longest first, so that rows x padded width <= batch_tokens."""
+    if batch_tokens < 1:
+        raise ValueError("batch_tokens must be positive")
+    batches: list[list[int]] = []
+    for index in sorted(range(len(lengths)), key=lambda i: (-lengths[i], i)):
+        current = batches[-1] if batches else None
+        if current is not None and (len(current) + 1) * lengths[current[0]] <= batch_tokens:
+            current.append(index)
+        else:
+            batches.append([index])
+    return batches
+
+
+class _BatchHooks:
+    """Hooks that fill O (source outputs) and G (branch gradients) for one padded batch."""
+
+    def __init__(self, parts: DecoderParts, graph: Graph, n_rows: int, width: int, dtype: torch.dtype, device) -> None:
+        shape = (n_rows, len(graph.src_names), width, parts.hidden_size)
+        self.sources = torch.zeros(shape, dtype=dtype, device=device)
+        self.grads = torch.zeros((n_rows, len(graph.dst_names), width, parts.hidden_size), dtype=dtype, device=device)
+        self.attn_norm_inputs: list[torch.Tensor | None] = [None] * graph.n_layers
+        self._parts, self._graph = parts, graph
+        self._handles: list = []
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[None]:
+        """Register every hook for the duration of one forward + backward, then remove them."""
+        parts, graph = self._parts, self._graph
+        try:
+            for layer, modules in enumerate(parts.layers):
+                self._on_output(modules.attn, 1 + 2 * layer)
+                self._on_output(modules.mlp, 2 + 2 * layer)
+                self._private_input(modules.mlp_norm, graph.dst_index(layer, "mlp"))
+                if graph.layout == "module":
+                    self._private_input(modules.attn_norm, graph.dst_index(layer, "attn"))
+                else:
+                    self._keep_input(modules.attn_norm, layer)
+                    for suffix, proj in zip(_QKV_SUFFIXES, modules.qkv, strict=True):
+                        self._private_input(proj, graph.dst_index(layer, suffix))
+            self._private_input(parts.final_norm, len(graph.dst_names) - 1)
+            yield
+        finally:
+            for handle in self._handles:
+                handle.remove()
+            self._handles.clear()
+
+    def _on_output(self, module: nn.Module, src: int) -> None:
+        def hook(_module, _args, output) -> None:
+            self.sources[:, src].copy_(output_tensor(output).detach())
+
+        self._handles.append(module.register_forward_hook(hook))
+
+    def _keep_input(self, module: nn.Module, layer: int) -> None:
+        def hook(_module, args, kwargs) -> None:
+            self.attn_norm_inputs[layer] = first_input(args, kwargs).detach()
+
+        self._handles.append(module.register_forward_pre_hook(hook, with_kwargs=True))
+
+    def _private_input(self, module: nn.Module, dst: int) -> None:
+        def store(grad: torch.Tensor) -> None:  # must return None: a returned tensor would replace the gradient
+            self.grads[:, dst].copy_(grad)
+
+        def hook(_module, args, kwargs):
+            shared = first_input(args, kwargs)
+            private = shared.view_as(shared)
+            private.register_hook(store)
+            return with_first_input(args, kwargs, private)
+
+        self._handles.append(module.register_forward_pre_hook(hook, with_kwargs=True))
+
+    def qkv_to_residual(self) -> None:
+        """Map the q/k/v gradients from the norm's output back to its input (exact VJP)."""
+        for layer, modules in enumerate(self._parts.layers):
+            norm_input = self.attn_norm_inputs[layer]
+            assert norm_input is not None, "attention pre-norm was not run"
+            _, vjp = torch.func.vjp(modules.attn_norm, norm_input)
+            for suffix in _QKV_SUFFIXES:
+                column = self._graph.dst_index(layer, suffix)
+                self.grads[:, column] = vjp(self.grads[:, column])[0]
+            self.attn_norm_inputs[layer] = None
+
+
+def _contract(sources: torch.Tensor, grads: torch.Tensor, acc_dtype: torch.dtype) -> torch.Tensor:
+    """S[b, u, v] = -sum_{t, h} O[b, u, t, h] G[b, v, t, h], accumulated in ``acc_dtype``.
+
+    Inputs of a narrower dtype are upcast block by block along the summed axis, which bounds
+    the temporaries without changing the result beyond float rounding of the block sums.
+    """
+    n_rows, n_src = sources.shape[:2]
+    n_dst = grads.shape[1]
+    flat_o = sources.reshape(n_rows, n_src, -1)
+    flat_g = grads.reshape(n_rows, n_dst, -1)
+    if sources.dtype == acc_dtype:
+        return -torch.bmm(flat_o, flat_g.transpose(1, 2))
+    block = max(1, _CONTRACTION_BLOCK_BYTES // (n_rows * (n_src + n_dst) * torch.finfo(acc_dtype).bits // 8))
+    scores = torch.zeros(n_rows, n_src, n_dst, dtype=acc_dtype, device=sources.device)
+    for start in range(0, flat_o.shape[-1], block):
+        stop = start + block
+        scores -= torch.bmm(flat_o[..., start:stop].to(acc_dtype), flat_g[..., start:stop].to(acc_dtype).transpose(1, 2))
+    return scores
+
+
+def _attribute_batch(model: nn.Module, parts: DecoderParts, graph: Graph, batch: Sequence[LossInput]):
+    """One forward + one backward: per-sample score matrices [B, n_src, n_dst] and losses [B]."""
+    device = parts.embed.weight.device
+    dtype = parts.embed.weight.dtype
+    padded = pad_batch(batch, device)
+    hooks = _BatchHooks(parts, graph, len(batch), padded.input_ids.shape[1], dtype, device)
+    with torch.enable_grad(), hooks.installed():
+        embeds = parts.embed(padded.input_ids).detach().requires_grad_(True)
+        hooks.sources[:, 0].copy_(embeds.detach())
+        losses = truncated_nll(model, embeds, padded)
+        torch.autograd.grad(losses.sum(), embeds)
+    if graph.layout == "paper":
+        hooks.qkv_to_residual()
+    padding = (padded.attention_mask == 0)[:, None, :, None]
+    hooks.sources.masked_fill_(padding, 0)
+    hooks.grads.masked_fill_(padding, 0)
+    acc_dtype = torch.promote_types(dtype, torch.float32)
+    scores = _contract(hooks.sources, hooks.grads, acc_dtype)
+    scores *= torch.as_tensor(graph.edge_mask, device=device)
+    return scores, losses.detach()
+
+
+@dataclass(frozen=True)
+class Attribution:
+    """Per-sample EAP matrices (float32, or float64 for a float64 model) in the input order."""
+
+    graph: Graph
+    scores: np.ndarray  # [N, n_src, n_dst], zero on non-edges
+    losses: np.ndarray  # [N] mean NLL of each sample's targets
+    sample_ids: tuple[str, ...]
+    n_targets: np.ndarray  # [N] targets actually scored (answers shorter than T_cut give fewer)
+
+
+@contextlib.contextmanager
+def _frozen_eval(model: nn.Module) -> Iterator[None]:
+    """Eval mode, no parameter gradients; restores the caller's settings afterwards."""
+    was_training = model.training
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    model.eval()
+    for param in trainable:
+        param.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for param in trainable:
+            param.requires_grad_(True)
+        model.train(was_training)
+
+
+def _check_inputs(inputs: Sequence[LossInput], vocab_size: int) -> None:
+    if not inputs:
+        raise AttributionError("no samples to attribute (empty selection)")
+    for item in inputs:
+        bad = [t for t in (*item.input_ids, *item.targets) if not 0 <= t < vocab_size]
+        if bad:
+            raise AttributionError(
+                f"sample {item.sample_id}: token id {bad[0]} is outside the model's vocabulary [0, {vocab_size})"
+            )
+
+
+def attribute(
+    model: nn.Module,
+    inputs: Sequence[LossInput],
+    *,
+    layout: str = "paper",
+    batch_tokens: int = 4096,
+    progress: bool = False,
+) -> Attribution:
+    """EAP score matrices for every sample; batches of mixed lengths give one-at-a-time results."""
+    if _checkpointing(model):
+        raise AttributionError("disable gradient checkpointing: it re-runs the forward hooks")
+    parts = find_decoder(model)
+    graph = build_graph(len(parts.layers), layout)
+    _check_inputs(inputs, parts.vocab_size)
+    acc_dtype = torch.promote_types(parts.embed.weight.dtype, torch.float32)
+    scores = np.zeros((len(inputs), len(graph.src_names), len(graph.dst_names)), dtype=_numpy_dtype(acc_dtype))
+    losses = np.zeros(len(inputs), dtype=np.float64)
+    plan = plan_batches([len(item.input_ids) for item in inputs], batch_tokens)
+    with _frozen_eval(model):
+        verify_prenorm(model, parts)
+        bar = _progress_bar(len(inputs), progress)
+        started, tokens = time.perf_counter(), 0
+        for indices in plan:
+            batch = [inputs[i] for i in indices]
+            batch_scores, batch_losses = _attribute_batch(model, parts, graph, batch)
+            scores[indices] = batch_scores.cpu().numpy()
+            losses[indices] = batch_losses.double().cpu().numpy()
+            tokens += sum(len(item.input_ids) for item in batch)
+            if bar is not None:
+                bar.update(len(batch))
+                bar.set_postfix(tokens_per_s=f"{tokens / (time.perf_counter() - started):.0f}")
+        if bar is not None:
+            bar.close()
+    bad = [inputs[i].sample_id for i in np.flatnonzero(~np.isfinite(scores).all(axis=(1, 2)))]
+    bad += [inputs[i].sample_id for i in np.flatnonzero(~np.isfinite(losses)) if inputs[i].sample_id not in bad]
+    if bad:
+        raise AttributionError(f"non-finite scores or loss for {len(bad)} sample(s): {', '.join(bad[:10])}")
+    return Attribution(
+        graph=graph,
+        scores=scores,
+        losses=losses,
+        sample_ids=tuple(item.sample_id for item in inputs),
+        n_targets=np.array([len(item.targets) for item in inputs], dtype=np.int64),
+    )
+
+
+def _checkpointing(model: nn.Module) -> bool:
+    """Whether activation checkpointing is on (the property was renamed in transformers 5)."""
+    for name in ("is_activation_checkpointing", "is_gradient_checkpointing"):
+        if hasattr(type(model), name):
+            return bool(getattr(model, name))
+    return False
+
+
+def _numpy_dtype(dtype: torch.dtype) -> np.dtype:
+    return np.dtype(str(dtype).removeprefix("torch."))
+
+
+def _progress_bar(total: int, enabled: bool):
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, unit="sample", desc="attribute")
+
+
+NPZ_KEYS = ("scores", "edge_mask", "src_names", "dst_names", "sample_ids", "losses", "t_cut")
+
+
+def save_attribution(path, result: Attribution, *, t_cut: int, **metadata: str | float) -> None:
+    """Write DESIGN §3's attribution ``.npz`` (scores as float32) atomically."""
+    from rlcircuits.files import atomic_output
+
+    arrays = {
+        "scores": result.scores.astype(np.float32),
+        "edge_mask": result.graph.edge_mask,
+        "src_names": np.array(result.graph.src_names),
+        "dst_names": np.array(result.graph.dst_names),
+        "sample_ids": np.array(result.sample_ids),
+        "losses": result.losses,
+        "t_cut": np.int64(t_cut),
+        "n_targets": result.n_targets,
+        "layout": np.array(result.graph.layout),
+    }
+    arrays.update({key: np.array(value) for key, value in metadata.items()})
+    with atomic_output(path) as handle:
+        np.savez(handle, **arrays)
+
+
+def load_attribution(path) -> dict[str, np.ndarray]:
+    """Read an attribution ``.npz`` (no pickles), checking the DESIGN §3 keys are present."""
+    from rlcircuits.errors import InputFormatError
+
+    with np.load(path, allow_pickle=False) as data:
+        missing = [key for key in NPZ_KEYS if key not in data.files]
+        if missing:
+            raise InputFormatError(f"{path}: missing arrays {', '.join(missing)}")
+        return {key: data[key] for key in data.files}
