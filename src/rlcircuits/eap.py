@@ -281,7 +281,7 @@ def _attribute_batch(model: nn.Module, parts: DecoderParts, graph: Graph, batch:
     hooks.grads.masked_fill_(padding, 0)
     acc_dtype = torch.promote_types(dtype, torch.float32)
     scores = _contract(hooks.sources, hooks.grads, acc_dtype)
-    scores *= torch.as_tensor(graph.edge_mask, device=device)
+    scores.masked_fill_(~torch.as_tensor(graph.edge_mask, device=device), 0)
     return scores, losses.detach()
 
 
