@@ -1,0 +1,149 @@
+"""scripts/attribute.py end to end: selection file + model folder -> DESIGN §3 .npz, or a clear error."""
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import tiny_models
+from rlcircuits.eap import attribute, load_attribution, truncated_loss_input
+
+SCRIPT = Path(__file__).parents[1] / "scripts" / "attribute.py"
+
+
+def _selection(path: Path, samples: list[dict], t_bar: float = 8.0) -> Path:
+    path.write_text(json.dumps({"pair": "tiny", "dataset": "toy", "t_bar": t_bar, "samples": samples}))
+    return path
+
+
+def _sample(sample_id: str, shift: int) -> dict:
+    return {
+        "id": sample_id,
+        "base": {"prompt_token_ids": [1, 2, 3 + shift], "answer_token_ids": [10 + shift, 11, 12, 13, 14]},
+        "rl": {"prompt_token_ids": [1, 2, 3 + shift], "answer_token_ids": [20, 21 + shift, 22, 23, 24, 25]},
+    }
+
+
+def _run(*args: str) -> subprocess.CompletedProcess:
+    """The real command line, in a fresh interpreter, as Snakemake runs it."""
+    return subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True, check=False)
+
+
+def _load_cli():
+    spec = importlib.util.spec_from_file_location("attribute_cli", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+CLI = _load_cli()
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory) -> Path:
+    return tiny_models.save(tiny_models.build("qwen2"), tmp_path_factory.mktemp("model") / "qwen2-tiny")
+
+
+def _common(model_dir: Path, selection: Path, out: Path, role: str = "rl") -> list[str]:
+    return ["--model", str(model_dir), "--selection", str(selection), "--role", role, "--alpha", "0.5",
+            "--out", str(out), "--dtype", "float32", "--no-progress"]
+
+
+def test_writes_the_design_npz(tmp_path, model_dir):
+    selection = _selection(tmp_path / "sel.json", [_sample("q1", 0), _sample("q2", 4), _sample("q3", 9)])
+    out = tmp_path / "attribution" / "rl.npz"
+    done = _run(*_common(model_dir, selection, out), "--batch-tokens", "12")
+    assert done.returncode == 0, done.stderr
+    data = load_attribution(out)
+    assert data["scores"].dtype == np.float32 and data["scores"].shape == (3, 5, 9)
+    assert data["edge_mask"].dtype == bool and data["edge_mask"].sum() == 4 * 4 + 3 * 2 + 1
+    assert list(data["src_names"]) == ["embed", "attn0", "mlp0", "attn1", "mlp1"]
+    assert data["dst_names"][-1] == "logits" and list(data["sample_ids"]) == ["q1", "q2", "q3"]
+    assert int(data["t_cut"]) == 4 and list(data["n_targets"]) == [4, 4, 4]
+    # Same numbers as the library on the RL model's own answer, truncated to T_cut = int(0.5 * 8).
+    model = tiny_models.build("qwen2")
+    items = [truncated_loss_input(s["id"], s["rl"]["prompt_token_ids"], s["rl"]["answer_token_ids"], 4)
+             for s in json.loads(selection.read_text())["samples"]]
+    expected = attribute(model, items)
+    np.testing.assert_allclose(data["scores"], expected.scores, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(data["losses"], expected.losses, rtol=1e-6)
+    assert not list(out.parent.glob(".*.tmp"))
+
+
+def test_help_works():
+    done = _run("--help")
+    assert done.returncode == 0 and "--batch-tokens" in done.stdout
+
+
+def _fails(capsys, args: list[str], out: Path, message: str) -> None:
+    """In-process run of the CLI's main(): exit status 1, the message on stderr, no output."""
+    assert CLI.main([*args]) == 1
+    assert message in capsys.readouterr().err
+    assert not out.exists() and not list(out.parent.glob(".*.tmp"))
+
+
+def test_missing_model(capsys, tmp_path):
+    selection = _selection(tmp_path / "sel.json", [_sample("q1", 0)])
+    out = tmp_path / "o.npz"
+    _fails(capsys, _common(tmp_path / "no-model", selection, out), out, "model folder not found")
+
+
+def test_empty_selection(capsys, tmp_path, model_dir):
+    selection = _selection(tmp_path / "sel.json", [])
+    out = tmp_path / "o.npz"
+    _fails(capsys, _common(model_dir, selection, out), out, "sel.json: the selection is empty")
+
+
+def test_token_outside_vocabulary(capsys, tmp_path, model_dir):
+    bad = _sample("q-bad", 0)
+    bad["base"]["answer_token_ids"][1] = 5000
+    selection = _selection(tmp_path / "sel.json", [_sample("q1", 0), bad])
+    out = tmp_path / "o.npz"
+    _fails(capsys, _common(model_dir, selection, out, role="base"), out, "q-bad: token id 5000 is outside")
+
+
+def test_malformed_selection_names_the_key(capsys, tmp_path, model_dir):
+    broken = _sample("q1", 0)
+    del broken["rl"]["answer_token_ids"]
+    selection = _selection(tmp_path / "sel.json", [broken])
+    out = tmp_path / "o.npz"
+    _fails(capsys, _common(model_dir, selection, out), out, "missing key samples[0].rl.answer_token_ids")
+
+
+def test_non_finite_weights_are_refused_before_attribution(capsys, tmp_path):
+    model = tiny_models.build("llama")
+    model.model.layers[0].self_attn.o_proj.weight[1, 1] = float("nan")
+    folder = tiny_models.save(model, tmp_path / "nan-model")
+    selection = _selection(tmp_path / "sel.json", [_sample("q1", 0)])
+    out = tmp_path / "o.npz"
+    _fails(capsys, _common(folder, selection, out), out, "non-finite activations in a 4-token probe")
+
+
+def test_non_finite_scores(capsys, tmp_path):
+    model = tiny_models.build("llama")
+    model.model.embed_tokens.weight[21] = float("nan")  # only the sample reads token 21, not the probe
+    folder = tiny_models.save(model, tmp_path / "nan-model")
+    selection = _selection(tmp_path / "sel.json", [_sample("q1", 0)])
+    out = tmp_path / "o.npz"
+    _fails(capsys, _common(folder, selection, out), out, "non-finite scores or loss for 1 sample(s): q1")
+
+
+def test_interrupted_write_leaves_no_output(tmp_path, monkeypatch):
+    """A job killed while saving leaves neither the output nor a temporary file behind."""
+    from rlcircuits import eap
+
+    model = tiny_models.build("llama")
+    result = attribute(model, [truncated_loss_input("q", [1, 2], [3, 4], 2)])
+    out = tmp_path / "o.npz"
+
+    def explode(*_args, **_kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(np, "savez", explode)
+    with pytest.raises(KeyboardInterrupt):
+        eap.save_attribution(out, result, t_cut=2)
+    assert list(tmp_path.iterdir()) == []
