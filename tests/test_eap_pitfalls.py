@@ -118,6 +118,7 @@ def test_bad_inputs_are_refused_with_the_sample_named():
 
 def test_non_finite_scores_are_refused():
     model = tiny_models.build("llama")
-    model.model.layers[1].mlp.down_proj.weight[0, 0] = float("inf")
-    with pytest.raises(AttributionError, match="non-finite scores or loss for 2 sample"):
-        attribute(model, _items(2))
+    model.model.embed_tokens.weight[50] = float("inf")  # read by the samples, not by the 4-token probe
+    items = [truncated_loss_input(name, [7, 50, 8], [9, 10], 2) for name in ("x1", "x2")]
+    with pytest.raises(AttributionError, match="non-finite scores or loss for 2 sample.*x1, x2"):
+        attribute(model, items)

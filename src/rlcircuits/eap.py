@@ -178,9 +178,12 @@ class _BatchHooks:
     """Hooks that fill O (source outputs) and G (branch gradients) for one padded batch."""
 
     def __init__(self, parts: DecoderParts, graph: Graph, n_rows: int, width: int, dtype: torch.dtype, device) -> None:
-        shape = (n_rows, len(graph.src_names), width, parts.hidden_size)
-        self.sources = torch.zeros(shape, dtype=dtype, device=device)
-        self.grads = torch.zeros((n_rows, len(graph.dst_names), width, parts.hidden_size), dtype=dtype, device=device)
+        # Uninitialised on purpose: every slot is written once per pass, and `check_complete`
+        # refuses a pass in which some hook did not fire.
+        self.sources = torch.empty((n_rows, len(graph.src_names), width, parts.hidden_size), dtype=dtype, device=device)
+        self.grads = torch.empty((n_rows, len(graph.dst_names), width, parts.hidden_size), dtype=dtype, device=device)
+        self._written_src: set[int] = set()
+        self._written_dst: set[int] = set()
         self.attn_norm_inputs: list[torch.Tensor | None] = [None] * graph.n_layers
         self._parts, self._graph = parts, graph
         self._handles: list = []
@@ -207,9 +210,20 @@ class _BatchHooks:
                 handle.remove()
             self._handles.clear()
 
+    def store_source(self, src: int, output: torch.Tensor) -> None:
+        self.sources[:, src].copy_(output.detach())
+        self._written_src.add(src)
+
+    def check_complete(self) -> None:
+        """Every source output and branch gradient must have been captured exactly once."""
+        missing = [self._graph.src_names[i] for i in range(len(self._graph.src_names)) if i not in self._written_src]
+        missing += [self._graph.dst_names[i] for i in range(len(self._graph.dst_names)) if i not in self._written_dst]
+        if missing:
+            raise AttributionError(f"{self._parts.architecture}: hooks captured nothing for {', '.join(missing[:8])}")
+
     def _on_output(self, module: nn.Module, src: int) -> None:
         def hook(_module, _args, output) -> None:
-            self.sources[:, src].copy_(output_tensor(output).detach())
+            self.store_source(src, output_tensor(output))
 
         self._handles.append(module.register_forward_hook(hook))
 
@@ -222,6 +236,7 @@ class _BatchHooks:
     def _private_input(self, module: nn.Module, dst: int) -> None:
         def store(grad: torch.Tensor) -> None:  # must return None: a returned tensor would replace the gradient
             self.grads[:, dst].copy_(grad)
+            self._written_dst.add(dst)
 
         def hook(_module, args, kwargs):
             shared = first_input(args, kwargs)
@@ -271,14 +286,16 @@ def _attribute_batch(model: nn.Module, parts: DecoderParts, graph: Graph, batch:
     hooks = _BatchHooks(parts, graph, len(batch), padded.input_ids.shape[1], dtype, device)
     with torch.enable_grad(), hooks.installed():
         embeds = parts.embed(padded.input_ids).detach().requires_grad_(True)
-        hooks.sources[:, 0].copy_(embeds.detach())
+        hooks.store_source(0, embeds)
         losses = truncated_nll(model, embeds, padded)
         torch.autograd.grad(losses.sum(), embeds)
+    hooks.check_complete()
     if graph.layout == "paper":
         hooks.qkv_to_residual()
-    padding = (padded.attention_mask == 0)[:, None, :, None]
-    hooks.sources.masked_fill_(padding, 0)
-    hooks.grads.masked_fill_(padding, 0)
+    if not bool(padded.attention_mask.all()):  # exclude padding from the sums, whatever it holds
+        padding = (padded.attention_mask == 0)[:, None, :, None]
+        hooks.sources.masked_fill_(padding, 0)
+        hooks.grads.masked_fill_(padding, 0)
     acc_dtype = torch.promote_types(dtype, torch.float32)
     scores = _contract(hooks.sources, hooks.grads, acc_dtype)
     scores.masked_fill_(~torch.as_tensor(graph.edge_mask, device=device), 0)

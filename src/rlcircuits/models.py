@@ -10,6 +10,7 @@ example post-norm Gemma-2) is refused instead of silently mis-attributed.
 from __future__ import annotations
 
 import os
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -192,6 +193,9 @@ def output_tensor(output: Any) -> torch.Tensor:
     return output[0] if isinstance(output, tuple) else output
 
 
+_VERIFIED: weakref.WeakSet[nn.Module] = weakref.WeakSet()
+
+
 def verify_prenorm(model: nn.Module, parts: DecoderParts, probe_tokens: int = 4) -> None:
     """Run a short probe and check the residual-stream algebra the graph relies on.
 
@@ -199,7 +203,10 @@ def verify_prenorm(model: nn.Module, parts: DecoderParts, probe_tokens: int = 4)
     MLP pre-norm reads x + attn_out; q/k/v read the attention pre-norm's output; the layer
     returns x + attn_out + mlp_out; the final norm reads the last layer's output. Anything else
     (embedding scaling, post-norms, parallel blocks) is refused, naming the architecture.
+    A model that passed is remembered, so repeated calls cost nothing.
     """
+    if model in _VERIFIED:
+        return
     seen: dict[str, torch.Tensor] = {}
     handles = []
 
@@ -269,3 +276,4 @@ def verify_prenorm(model: nn.Module, parts: DecoderParts, probe_tokens: int = 4)
         if index + 1 < len(parts.layers):
             require(close(seen[f"{index + 1}.in"], seen[f"{index}.out"]), f"layer {index + 1} input")
     require(close(seen["final_in"], seen[f"{len(parts.layers) - 1}.out"]), "final norm input")
+    _VERIFIED.add(model)
