@@ -102,7 +102,8 @@ def test_model_is_left_as_it_was():
 
 def test_gradient_checkpointing_is_refused():
     model = tiny_models.build("llama")
-    model.gradient_checkpointing_enable()
+    enable = getattr(model, "activation_checkpointing_enable", None) or model.gradient_checkpointing_enable
+    enable()
     with pytest.raises(AttributionError, match="checkpointing"):
         attribute(model, _items(1))
 
@@ -122,3 +123,20 @@ def test_non_finite_scores_are_refused():
     items = [truncated_loss_input(name, [7, 50, 8], [9, 10], 2) for name in ("x1", "x2")]
     with pytest.raises(AttributionError, match="non-finite scores or loss for 2 sample.*x1, x2"):
         attribute(model, items)
+
+
+def test_a_branch_run_twice_is_refused():
+    """Recomputation (as activation checkpointing does) would overwrite a captured node."""
+    model = tiny_models.build("llama")
+    layer = model.model.layers[0]
+
+    def recomputing_forward(hidden_states, **kwargs):
+        attn, _ = layer.self_attn(layer.input_layernorm(hidden_states), **kwargs)
+        mid = hidden_states + attn
+        normed = layer.post_attention_layernorm(mid)
+        layer.mlp(normed)  # a wasted recomputation, as a checkpointed backward would do
+        return mid + layer.mlp(normed)
+
+    layer.forward = recomputing_forward
+    with pytest.raises(AttributionError, match="captured once per pass, got mlp0 x2"):
+        attribute(model, _items(1))

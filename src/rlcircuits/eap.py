@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -179,11 +180,11 @@ class _BatchHooks:
 
     def __init__(self, parts: DecoderParts, graph: Graph, n_rows: int, width: int, dtype: torch.dtype, device) -> None:
         # Uninitialised on purpose: every slot is written once per pass, and `check_complete`
-        # refuses a pass in which some hook did not fire.
+        # refuses a pass in which some hook did not fire or fired twice.
         self.sources = torch.empty((n_rows, len(graph.src_names), width, parts.hidden_size), dtype=dtype, device=device)
         self.grads = torch.empty((n_rows, len(graph.dst_names), width, parts.hidden_size), dtype=dtype, device=device)
-        self._written_src: set[int] = set()
-        self._written_dst: set[int] = set()
+        self._fired_src: Counter[int] = Counter()
+        self._fired_dst: Counter[int] = Counter()
         self.attn_norm_inputs: list[torch.Tensor | None] = [None] * graph.n_layers
         self._parts, self._graph = parts, graph
         self._handles: list = []
@@ -212,14 +213,18 @@ class _BatchHooks:
 
     def store_source(self, src: int, output: torch.Tensor) -> None:
         self.sources[:, src].copy_(output.detach())
-        self._written_src.add(src)
+        self._fired_src[src] += 1
 
     def check_complete(self) -> None:
-        """Every source output and branch gradient must have been captured exactly once."""
-        missing = [self._graph.src_names[i] for i in range(len(self._graph.src_names)) if i not in self._written_src]
-        missing += [self._graph.dst_names[i] for i in range(len(self._graph.dst_names)) if i not in self._written_dst]
-        if missing:
-            raise AttributionError(f"{self._parts.architecture}: hooks captured nothing for {', '.join(missing[:8])}")
+        """Every source output and branch gradient must be captured exactly once per pass
+        (a module run twice, e.g. by activation checkpointing, would corrupt the buffers)."""
+        counts = [(name, self._fired_src[i]) for i, name in enumerate(self._graph.src_names)]
+        counts += [(name, self._fired_dst[i]) for i, name in enumerate(self._graph.dst_names)]
+        wrong = [f"{name} x{count}" for name, count in counts if count != 1]
+        if wrong:
+            raise AttributionError(
+                f"{self._parts.architecture}: each node must be captured once per pass, got {', '.join(wrong[:8])}"
+            )
 
     def _on_output(self, module: nn.Module, src: int) -> None:
         def hook(_module, _args, output) -> None:
@@ -236,7 +241,7 @@ class _BatchHooks:
     def _private_input(self, module: nn.Module, dst: int) -> None:
         def store(grad: torch.Tensor) -> None:  # must return None: a returned tensor would replace the gradient
             self.grads[:, dst].copy_(grad)
-            self._written_dst.add(dst)
+            self._fired_dst[dst] += 1
 
         def hook(_module, args, kwargs):
             shared = first_input(args, kwargs)
