@@ -19,30 +19,31 @@ def _matching_brace(text: str, open_index: int) -> int | None:
     return None
 
 
+def _box_content(text: str, after: int) -> str | None:
+    """Argument of a box command ending at ``after``: braced, or one bare token (``\\boxed 5``)."""
+    rest = text[after:]
+    stripped = rest.lstrip()
+    if stripped.startswith("{"):
+        open_index = after + len(rest) - len(stripped)
+        close = _matching_brace(text, open_index)
+        return None if close is None else text[open_index + 1 : close]
+    if rest[:1] == " " and stripped:
+        return stripped.split()[0].split("$")[0] or None
+    return None
+
+
 def last_boxed(text: str) -> str | None:
     """Content of the last complete ``\\boxed{...}`` (or ``\\fbox{...}``) in ``text``, else None.
 
-    Braces are matched, so ``\\boxed{\\frac{1}{2}}`` gives ``\\frac{1}{2}``; the unbraced form
-    ``\\boxed 5`` gives ``5``. An unclosed last box falls back to the previous complete one.
+    Braces are matched, so ``\\boxed{\\frac{1}{2}}`` gives ``\\frac{1}{2}``; the bare form
+    ``\\boxed 5`` gives ``5``; an unclosed box is skipped in favour of an earlier complete one.
     """
-    best: tuple[int, str] | None = None
+    found: list[tuple[int, str]] = []
     for command in _BOXED:
-        start = text.rfind(command)
+        start = text.find(command)
         while start != -1:
-            after = start + len(command)
-            rest = text[after:]
-            content: str | None = None
-            stripped = rest.lstrip()
-            if stripped.startswith("{"):
-                open_index = after + (len(rest) - len(stripped))
-                close = _matching_brace(text, open_index)
-                if close is not None:
-                    content = text[open_index + 1 : close]
-            elif rest[:1] == " " and stripped:
-                content = stripped.split("$")[0].split()[0] if stripped.split() else None
+            content = _box_content(text, start + len(command))
             if content is not None:
-                if best is None or start > best[0]:
-                    best = (start, content)
-                break
-            start = text.rfind(command, 0, start)
-    return None if best is None else best[1].strip()
+                found.append((start, content))
+            start = text.find(command, start + 1)
+    return max(found)[1].strip() if found else None

@@ -1,0 +1,59 @@
+"""Zero-shot prompt templates (DESIGN §1), character for character as the paper's code uses them.
+
+No chat template is applied: each pair names one of these, and the rendered string is what the
+model's tokenizer encodes. The mini zoo registers its own templates through the same registry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Template:
+    """A prompt with one ``{question}`` slot and the strings that end an answer."""
+
+    text: str
+    stop: tuple[str, ...]
+
+    def render(self, question: str) -> str:
+        # str.replace, not str.format: questions are full of LaTeX braces.
+        return self.text.replace("{question}", question)
+
+
+# The paper's harness stops every template at the same three strings (besides the EOS token).
+PAPER_STOP = ("</s>", "<|im_end|>", "<|endoftext|>")
+
+_TEMPLATES: dict[str, Template] = {
+    "deepseek-math": Template(
+        "User: {question}\nPlease reason step by step, and put your final answer within \\boxed{}.\n\nAssistant:",
+        stop=PAPER_STOP,
+    ),
+    "mistral": Template("[INST] {question}[/INST]", stop=PAPER_STOP),
+    "qwen25-math-cot": Template(
+        "<|im_start|>system\nPlease reason step by step, and put your final answer within \\boxed{}.<|im_end|>\n"
+        "<|im_start|>user\n{question}<|im_end|>\n<|im_start|>assistant\n",
+        stop=PAPER_STOP,
+    ),
+}
+
+
+def register_template(name: str, text: str, stop: tuple[str, ...]) -> None:
+    """Add a template (the mini zoo's); refuses to redefine an existing name differently."""
+    if text.count("{question}") != 1:
+        raise ValueError(f"template {name!r} must contain exactly one {{question}} slot")
+    template = Template(text, tuple(stop))
+    if _TEMPLATES.get(name, template) != template:
+        raise ValueError(f"template {name!r} is already registered with different text")
+    _TEMPLATES[name] = template
+
+
+def get_template(name: str) -> Template:
+    try:
+        return _TEMPLATES[name]
+    except KeyError:
+        raise ValueError(f"unknown prompt template {name!r}; known: {', '.join(sorted(_TEMPLATES))}") from None
+
+
+def render_prompt(name: str, question: str) -> str:
+    return get_template(name).render(question)
