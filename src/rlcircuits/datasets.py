@@ -13,7 +13,6 @@ the same id as in MATH).
 from __future__ import annotations
 
 import hashlib
-import json
 import tempfile
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from rlcircuits.errors import InputFormatError
+from rlcircuits.files import iter_jsonl
 from rlcircuits.latex import last_boxed
 
 DATASETS = ("gsm8k", "math", "math500", "college_math")
@@ -100,22 +100,8 @@ Row = tuple[str, int, Any]  # (where, for messages; 0-based record index; parsed
 
 
 def _read_jsonl(path: Path) -> Iterator[Row]:
-    """Records of a JSON-lines file; blank lines are skipped, bad JSON names the line."""
-    try:
-        handle = path.open(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputFormatError(f"{path}: dataset file not found") from None
-    with handle:
-        index = 0
-        for lineno, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputFormatError(f"{path}:{lineno}: invalid JSON ({exc.msg})") from None
-            yield f"{path}:{lineno}", index, record
-            index += 1
+    for index, (where, record) in enumerate(iter_jsonl(path, what="dataset file")):
+        yield where, index, record
 
 
 def _hub_rows(name: str) -> Iterator[Row]:
