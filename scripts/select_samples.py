@@ -1,0 +1,58 @@
+#!/usr/bin/env python
+"""Select matched samples for one pair x dataset (DESIGN §4) from both models' graded answers.
+
+(Named select_samples.py, not select.py: a scripts/select.py would shadow the standard
+library's `select` module for every script run from this folder.)
+
+Writes selection/{pair}/{dataset}.json: T_bar, every threshold, the count left after each
+filter, and each chosen question's prompt and answer token ids for both models.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from rlcircuits.errors import RLCircuitsError
+from rlcircuits.selection import SelectionParams, read_graded, select_samples, write_selection
+
+DEFAULTS = SelectionParams()
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--base", required=True, help="graded JSONL of the base (SFT) model")
+    parser.add_argument("--rl", required=True, help="graded JSONL of the RL-tuned model")
+    parser.add_argument("--pair", required=True, help="pair name, recorded in the output and messages")
+    parser.add_argument("--dataset", required=True, help="dataset name, recorded in the output and messages")
+    parser.add_argument("--beta", type=float, default=DEFAULTS.beta, help="lower length bound, x T_bar")
+    parser.add_argument("--gamma", type=float, default=DEFAULTS.gamma, help="upper length bound, x T_bar")
+    parser.add_argument("--delta", type=float, default=DEFAULTS.delta, help="max |T_base - T_rl| / mean length")
+    parser.add_argument("--n", type=int, default=DEFAULTS.n, help="samples to draw")
+    parser.add_argument("--seed", type=int, default=DEFAULTS.seed, help="random.seed before random.sample")
+    parser.add_argument("--out", required=True, help="output selection JSON")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    params = SelectionParams(beta=args.beta, gamma=args.gamma, delta=args.delta, n=args.n, seed=args.seed)
+    try:
+        selection = select_samples(
+            read_graded(args.base), read_graded(args.rl), params, pair=args.pair, dataset=args.dataset
+        )
+        write_selection(args.out, selection)
+    except RLCircuitsError as exc:
+        print(f"select: error: {exc}", file=sys.stderr)
+        return 1
+    logging.getLogger("select").info(
+        "%s/%s: T_bar=%.1f, counts %s%s", args.pair, args.dataset, selection["t_bar"], selection["counts"],
+        " (fewer than N)" if selection["fewer_than_n"] else "",
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
