@@ -438,7 +438,13 @@ def load_attribution(path) -> dict[str, np.ndarray]:
     """Read an attribution ``.npz`` (no pickles), checking the DESIGN §3 keys are present."""
     from rlcircuits.errors import InputFormatError
 
-    with np.load(path, allow_pickle=False) as data:
+    try:
+        data = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise InputFormatError(f"{path}: attribution file not found") from None
+    except (OSError, ValueError) as exc:
+        raise InputFormatError(f"{path}: not a readable .npz file ({exc})") from None
+    with data:
         missing = [key for key in NPZ_KEYS if key not in data.files]
         if missing:
             raise InputFormatError(f"{path}: missing arrays {', '.join(missing)}")
