@@ -1,0 +1,40 @@
+#!/usr/bin/env python
+"""Build Table 1 (tables/table1.csv) from every cell's metrics JSON.
+
+Each pair's training algorithm is given as --algorithm PAIR=NAME (repeatable).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from rlcircuits.errors import RLCircuitsError
+from rlcircuits.tables import read_cell, table1, write_csv
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--metrics", nargs="+", required=True, help="metrics JSON files from `analyze`")
+    parser.add_argument("--algorithm", action="append", default=[], metavar="PAIR=NAME", help="a pair's RL algorithm")
+    parser.add_argument("--out", required=True, help="output CSV")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        algorithms = dict(item.split("=", 1) for item in args.algorithm)
+    except ValueError:
+        print("tables: error: --algorithm takes PAIR=NAME", file=sys.stderr)
+        return 1
+    try:
+        write_csv(table1([read_cell(path) for path in args.metrics], algorithms), args.out)
+    except RLCircuitsError as exc:
+        print(f"tables: error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

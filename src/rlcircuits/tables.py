@@ -1,0 +1,78 @@
+"""Table 1 (metric changes per pair x dataset x alpha) from the per-cell metrics records."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from rlcircuits.analysis import EXPECTED_DIRECTION
+from rlcircuits.errors import InputFormatError
+from rlcircuits.files import atomic_output
+from rlcircuits.stats import benjamini_hochberg
+
+METRICS = ("intensity", "complexity", "kurtosis", "diversity")
+SIGNIFICANCE_LEVEL = 0.05
+TABLE1_COLUMNS = (
+    "pair", "algorithm", "dataset", "alpha", "metric", "n", "base", "rl", "relative_change",
+    "expected", "as_expected", "test", "p_value", "q_value", "significant",
+)
+
+
+def read_cell(path: str | Path) -> dict[str, Any]:
+    """A metrics record written by `analyze`, checked for the keys Table 1 reads."""
+    try:
+        record = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputFormatError(f"{path}: metrics file not found") from None
+    except json.JSONDecodeError as exc:
+        raise InputFormatError(f"{path}: invalid JSON at line {exc.lineno}: {exc.msg}") from None
+    for key in ("pair", "dataset", "alpha", "metrics"):
+        if key not in record:
+            raise InputFormatError(f"{path}: missing key {key}")
+    missing = [m for m in METRICS if m not in record["metrics"]]
+    if missing:
+        raise InputFormatError(f"{path}: missing metrics {', '.join(missing)}")
+    return record
+
+
+def table1(cells: Iterable[Mapping[str, Any]], algorithms: Mapping[str, str]) -> pd.DataFrame:
+    """One row per cell and metric; q-values are Benjamini-Hochberg over every row."""
+    rows = []
+    for cell in cells:
+        for metric in METRICS:
+            result = cell["metrics"][metric]
+            change = result["rl"] - result["base"]
+            rows.append({
+                "pair": cell["pair"],
+                "algorithm": algorithms.get(cell["pair"], "unknown"),
+                "dataset": cell["dataset"],
+                "alpha": float(cell["alpha"]),
+                "metric": metric,
+                "n": result["n"],
+                "base": result["base"],
+                "rl": result["rl"],
+                "relative_change": change / abs(result["base"]) if result["base"] else np.nan,
+                "expected": "up" if EXPECTED_DIRECTION[metric] > 0 else "down",
+                "as_expected": bool(np.sign(change) == EXPECTED_DIRECTION[metric]),
+                "test": result["test"],
+                "p_value": result["p_value"],
+            })
+    frame = pd.DataFrame(rows, columns=[c for c in TABLE1_COLUMNS if c not in ("q_value", "significant")])
+    frame["q_value"] = benjamini_hochberg(frame["p_value"].to_numpy()) if len(frame) else []
+    frame["significant"] = frame["q_value"] < SIGNIFICANCE_LEVEL
+    order = {m: i for i, m in enumerate(METRICS)}
+    frame = frame.sort_values(
+        ["pair", "dataset", "alpha", "metric"], key=lambda c: c.map(order) if c.name == "metric" else c
+    )
+    return frame.reset_index(drop=True)[list(TABLE1_COLUMNS)]
+
+
+def write_csv(frame: pd.DataFrame, path: str | Path) -> None:
+    """Atomic, byte-stable CSV (same inputs, same bytes)."""
+    with atomic_output(path, "w") as handle:
+        frame.to_csv(handle, index=False, float_format="%.10g", lineterminator="\n")

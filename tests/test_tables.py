@@ -1,0 +1,57 @@
+import importlib.util
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from rlcircuits.errors import InputFormatError
+from rlcircuits.tables import TABLE1_COLUMNS, read_cell, table1
+
+SCRIPT = Path(__file__).parents[1] / "scripts" / "tables.py"
+
+
+def _cell(pair: str, alpha: float, p: float, base: float = 1.0, rl: float = 1.2) -> dict:
+    metric = lambda test: {"test": test, "base": base, "rl": rl, "difference": rl - base, "ci_low": 0, "ci_high": 0,  # noqa: E731
+                           "p_value": p, "n": 50}
+    return {"pair": pair, "dataset": "math", "alpha": alpha,
+            "metrics": {m: metric("wilcoxon" if m in ("intensity", "kurtosis") else "bootstrap")
+                        for m in ("intensity", "complexity", "kurtosis", "diversity")}}
+
+
+def test_rows_directions_and_fdr():
+    frame = table1([_cell("qwen25", 0.1, 0.04), _cell("mistral", 0.5, 0.001, rl=0.8)], {"mistral": "PPO", "qwen25": "DPO"})
+    assert list(frame.columns) == list(TABLE1_COLUMNS) and len(frame) == 8
+    assert list(frame["pair"]) == ["mistral"] * 4 + ["qwen25"] * 4
+    assert list(frame["metric"][:4]) == ["intensity", "complexity", "kurtosis", "diversity"]
+    mistral = frame[frame["pair"] == "mistral"].set_index("metric")
+    assert mistral.loc["intensity", "relative_change"] == pytest.approx(-0.2)
+    # RL went down: only kurtosis (expected to fall) moved as the paper expects.
+    assert mistral["as_expected"].to_dict() == {"intensity": False, "complexity": False, "kurtosis": True, "diversity": False}
+    assert mistral.loc["intensity", "algorithm"] == "PPO"
+    # BH over 8 tests: p 0.001 (x4) -> q 0.002; p 0.04 (x4) -> q 0.04.
+    assert mistral["q_value"].tolist() == pytest.approx([0.002] * 4)
+    qwen = frame[frame["pair"] == "qwen25"]
+    assert qwen["q_value"].tolist() == pytest.approx([0.04] * 4) and qwen["significant"].all()
+
+
+def test_cli_and_bad_files(tmp_path):
+    paths = []
+    for pair in ("a", "b"):
+        paths.append(tmp_path / f"{pair}.json")
+        paths[-1].write_text(json.dumps(_cell(pair, 0.3, 0.5)))
+    spec = importlib.util.spec_from_file_location("tables_cli", SCRIPT)
+    cli = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cli)
+    out = tmp_path / "tables" / "table1.csv"
+    args = ["--metrics", *map(str, paths), "--algorithm", "a=GRPO", "--out", str(out)]
+    assert cli.main(args) == 0
+    first = out.read_bytes()
+    assert cli.main(args) == 0 and out.read_bytes() == first  # byte-identical rerun
+    assert pd.read_csv(out)["algorithm"].tolist() == ["GRPO"] * 4 + ["unknown"] * 4
+    broken = tmp_path / "broken.json"
+    broken.write_text(json.dumps({"pair": "x", "dataset": "d", "alpha": 0.1, "metrics": {"intensity": {}}}))
+    with pytest.raises(InputFormatError, match="broken.json: missing metrics complexity, kurtosis, diversity"):
+        read_cell(broken)
+    assert cli.main(["--metrics", str(broken), "--out", str(tmp_path / "t.csv")]) == 1
+    assert not (tmp_path / "t.csv").exists()
