@@ -1,0 +1,45 @@
+#!/usr/bin/env python
+"""Draw Figures 2, 3(a) and 3(b) (SVG + PNG) from the cells' metrics JSON files.
+
+Figure 2 shows one cell, chosen with --fig2 PAIR DATASET ALPHA (the paper's: mistral math 0.5).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from rlcircuits.errors import RLCircuitsError
+from rlcircuits.figures import diversity_bars, output_entropy_lines, relative_change_heatmap, save_figure
+from rlcircuits.tables import read_cell
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--metrics", nargs="+", required=True, help="metrics JSON files from `analyze`")
+    parser.add_argument("--fig2", nargs=3, required=True, metavar=("PAIR", "DATASET", "ALPHA"), help="cell of Figure 2")
+    parser.add_argument("--out-dir", required=True, help="folder for fig2/fig3a/fig3b .svg and .png")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        cells = [read_cell(path) for path in args.metrics]
+        pair, dataset, alpha = args.fig2[0], args.fig2[1], float(args.fig2[2])
+        chosen = [c for c in cells if (c["pair"], c["dataset"], float(c["alpha"])) == (pair, dataset, alpha)]
+        if not chosen:
+            raise RLCircuitsError(f"Figure 2 cell {pair}/{dataset}/alpha{alpha} is not among the metrics files")
+        out = Path(args.out_dir)
+        save_figure(relative_change_heatmap(chosen[0]), out / "fig2")
+        save_figure(diversity_bars(cells), out / "fig3a")
+        save_figure(output_entropy_lines(cells), out / "fig3b")
+    except (RLCircuitsError, ValueError) as exc:
+        print(f"figures: error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
