@@ -1,0 +1,113 @@
+#!/usr/bin/env python
+"""Render the run's self-contained HTML report (report/index.html) from its output folder.
+
+Reads results/<run>/{tables,figures,selection,graded,metrics}; anything missing is shown as
+missing in the page rather than failing the render.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from rlcircuits.errors import RLCircuitsError
+from rlcircuits.figures import diversity_summary
+from rlcircuits.files import atomic_output, iter_jsonl
+from rlcircuits.report import ReportInputs, inline_png, provenance, render
+from rlcircuits.tables import TABLE1_COLUMNS, read_cell
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", required=True, help="the run's YAML config")
+    parser.add_argument("--run-dir", required=True, help="results/<run>")
+    parser.add_argument("--reference", default=str(REPO / "config" / "paper_reference.yaml"), help="paper's numbers")
+    parser.add_argument("--templates", default=str(REPO / "report"), help="folder with index.html.j2 and style.css")
+    parser.add_argument("--benchmarks", default=None, help="Snakemake benchmark folder (benchmarks/<rule>/*.tsv)")
+    parser.add_argument("--revisions", default=None, help="JSON mapping model id -> resolved revision")
+    parser.add_argument("--out", required=True, help="output HTML")
+    return parser.parse_args(argv)
+
+
+def _yaml(path: str | Path) -> dict:
+    try:
+        return yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    except FileNotFoundError:
+        raise RLCircuitsError(f"{path}: not found") from None
+    except yaml.YAMLError as exc:
+        raise RLCircuitsError(f"{path}: invalid YAML ({exc})") from None
+
+
+def _csv(path: Path) -> pd.DataFrame | None:
+    return pd.read_csv(path) if path.is_file() else None
+
+
+def _examples(run: Path, selections: list[dict]) -> list[dict[str, str]]:
+    """The first selected question of each pair x dataset with both answers, where graded files exist."""
+    examples = []
+    for record in selections:
+        if not record.get("first_id"):
+            continue
+        answers = {}
+        for role in ("base", "rl"):
+            graded = run / "graded" / record["pair"] / role / f"{record['dataset']}.jsonl"
+            if graded.is_file():
+                answers[role] = next((r for _, r in iter_jsonl(graded) if str(r.get("id")) == record["first_id"]), None)
+        if answers.get("base") and answers.get("rl"):
+            examples.append({"pair": record["pair"], "dataset": record["dataset"], "id": record["first_id"],
+                             "question": answers["base"]["question"], "base": answers["base"]["answer"],
+                             "rl": answers["rl"]["answer"]})
+    return examples
+
+
+def gather(args: argparse.Namespace) -> ReportInputs:
+    config = _yaml(args.config)
+    run = Path(args.run_dir)
+    table1 = _csv(run / "tables" / "table1.csv")
+    selections = []
+    for path in sorted((run / "selection").glob("*/*.json")):
+        record = json.loads(path.read_text(encoding="utf-8"))
+        samples = record.pop("samples", [])
+        record["first_id"] = samples[0]["id"] if samples else None
+        selections.append(record)
+    cells = [read_cell(p) for p in sorted((run / "metrics").glob("*/*/*.json"))]
+    revisions = json.loads(Path(args.revisions).read_text(encoding="utf-8")) if args.revisions else {}
+    figures = run / "figures"
+    return ReportInputs(
+        run_name=str(config.get("run_name", run.name)),
+        table1=table1 if table1 is not None else pd.DataFrame(columns=list(TABLE1_COLUMNS)),
+        table4=_csv(run / "tables" / "table4.csv"),
+        grid=[(p, d, float(a)) for p in config.get("pairs", {}) for d in config.get("datasets", {}) for a in config.get("alphas", [])],
+        online={p: bool(spec.get("online", False)) for p, spec in config.get("pairs", {}).items()},
+        alphas=[float(a) for a in config.get("alphas", [])],
+        selections=selections,
+        figures={name: inline_png(figures / f"{name}.png") for name in ("fig2", "fig3a", "fig3b")},
+        headline=diversity_summary(cells) if cells else None,
+        reference=_yaml(args.reference),
+        metric_options={"bins": 100, "kurtosis_of": "signed", "structural_zeros": False, **config.get("metrics", {})},
+        provenance=provenance(config, Path(args.benchmarks) if args.benchmarks else None, revisions),
+        examples=_examples(run, selections),
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        html = render(gather(args), Path(args.templates))
+        with atomic_output(args.out, "w") as handle:
+            handle.write(html)
+    except RLCircuitsError as exc:
+        print(f"render_report: error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,240 @@
+"""The self-contained HTML report: claims checklist, tables, figures, selection, methods, provenance.
+
+Everything is gathered from the run's output folder (DESIGN §3) and rendered with Jinja2 with
+autoescape on, so model text can never become markup. Figures are inlined as data URIs, so
+the page needs no network and no neighbouring files. Cells of the configured grid that have no
+results are listed as missing rather than failing the page.
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib.metadata
+import json
+import os
+import platform
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import numpy as np
+import pandas as pd
+
+from rlcircuits.tables import METRICS
+
+CLAIMS = (
+    ("intensity", "Online RL raises activation intensity"),
+    ("complexity", "Online RL raises information complexity"),
+    ("kurtosis", "Online RL lowers distribution kurtosis"),
+    ("diversity", "Online RL raises inter-sample diversity"),
+)
+PACKAGES = ("rlcircuits", "torch", "transformers", "numpy", "scipy", "pandas", "matplotlib", "math-verify", "jinja2", "snakemake", "trl", "vllm")
+
+
+@dataclass(frozen=True)
+class Claim:
+    text: str
+    verdict: str  # supported / mixed / not supported / no data
+    as_expected: int
+    significant: int
+    cells: int
+    backing: tuple[str, ...]
+
+
+def _verdict(fraction: float, supported_when_high: bool = True) -> str:
+    high, low = fraction >= 2 / 3, fraction <= 1 / 3
+    if not supported_when_high:
+        high, low = low, high
+    return "supported" if high else "not supported" if low else "mixed"
+
+
+def claims(table1: pd.DataFrame, online: Mapping[str, bool]) -> list[Claim]:
+    """Does this run back each of the paper's claims? Rule: >= 2/3 of cells as expected."""
+    result = []
+    online_rows = table1[table1["pair"].map(lambda p: online.get(p, False))]
+    for metric, text in CLAIMS:
+        rows = online_rows[online_rows["metric"] == metric]
+        result.append(_claim(text, rows, supported_when_high=True))
+    offline_rows = table1[table1["pair"].map(lambda p: not online.get(p, False))]
+    result.append(_claim("Offline DPO does not consistently move the metrics as online RL does", offline_rows, False))
+    return result
+
+
+def _claim(text: str, rows: pd.DataFrame, supported_when_high: bool) -> Claim:
+    if rows.empty:
+        return Claim(text, "no data", 0, 0, 0, ())
+    expected = rows[rows["as_expected"]]
+    backing = tuple(f"{r.pair}/{r.dataset}/α={r.alpha:g}" + ("" if len(set(rows["metric"])) == 1 else f" {r.metric}")
+                    for r in expected.itertuples())
+    return Claim(
+        text,
+        _verdict(len(expected) / len(rows), supported_when_high),
+        len(expected),
+        int((rows["as_expected"] & rows["significant"]).sum()),
+        len(rows),
+        backing,
+    )
+
+
+def _format(value: float | None) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return "—"
+    return f"{value:.3g}" if abs(value) >= 1e-2 or value == 0 else f"{value:.3e}"
+
+
+def table1_rows(
+    table1: pd.DataFrame, grid: Sequence[tuple[str, str, float]], reference: Mapping[str, Any]
+) -> list[dict[str, Any]]:
+    """One display row per grid cell; cells without results are marked missing."""
+    rows = []
+    for pair, dataset, alpha in grid:
+        cell = table1[(table1["pair"] == pair) & (table1["dataset"] == dataset) & np.isclose(table1["alpha"], alpha)]
+        metrics = {}
+        for metric in METRICS:
+            found = cell[cell["metric"] == metric]
+            ref = reference.get(pair, {}).get(dataset, {}).get(alpha, {}).get(metric)
+            if found.empty:
+                metrics[metric] = None
+                continue
+            r = found.iloc[0]
+            metrics[metric] = {
+                "base": _format(r["base"]), "rl": _format(r["rl"]),
+                "change": f"{100 * r['relative_change']:+.1f}%", "q": _format(r["q_value"]),
+                "significant": bool(r["significant"]), "as_expected": bool(r["as_expected"]),
+                "paper": None if ref is None else f"{_format(ref['base'])} → {_format(ref['rl'])}",
+            }
+        algorithm = cell["algorithm"].iloc[0] if not cell.empty else ""
+        rows.append({"pair": pair, "algorithm": algorithm, "dataset": dataset, "alpha": f"{alpha:g}",
+                     "missing": cell.empty, "metrics": metrics})
+    return rows
+
+
+def table4_rows(table4: pd.DataFrame | None, reference: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Accuracy per pair x dataset, base and RL side by side, with the paper's where recorded."""
+    if table4 is None or table4.empty:
+        return []
+    rows = []
+    for (pair, dataset), group in table4.groupby(["pair", "dataset"], sort=True):
+        by_role = {r["role"]: r for _, r in group.iterrows()}
+        ref = reference.get(dataset, {}).get(pair)
+        rows.append({
+            "pair": pair, "dataset": dataset,
+            **{role: (f"{by_role[role]['accuracy_pct']:.1f}% ({int(by_role[role]['n_correct'])}/{int(by_role[role]['n'])})"
+                      if role in by_role else "missing") for role in ("base", "rl")},
+            "paper": None if ref is None else f"{ref['base']:.1f}% → {ref['rl']:.1f}%",
+        })
+    return rows
+
+
+def selection_rows(selections: Sequence[Mapping[str, Any]], alphas: Sequence[float]) -> list[dict[str, Any]]:
+    """Counts after each selection filter, T_bar and T_cut per alpha."""
+    rows = []
+    for record in sorted(selections, key=lambda r: (r["pair"], r["dataset"])):
+        rows.append({
+            "pair": record["pair"], "dataset": record["dataset"], "t_bar": f"{record['t_bar']:.1f}",
+            "counts": record["counts"], "fewer_than_n": record.get("fewer_than_n", False),
+            "n": record["thresholds"]["n"],
+            "t_cut": {f"{a:g}": max(int(a * record["t_bar"]), 1) for a in alphas},
+        })
+    return rows
+
+
+def inline_png(path: Path | None) -> str | None:
+    """A data URI of a PNG (None where the figure was not produced)."""
+    if path is None or not path.is_file():
+        return None
+    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def provenance(config: Mapping[str, Any], benchmarks: Path | None, revisions: Mapping[str, str]) -> dict[str, Any]:
+    """Versions, commit, models and resolved revisions, hardware and per-stage run times."""
+    versions = {}
+    for package in PACKAGES:
+        try:
+            versions[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            versions[package] = "not installed"
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True,
+                                cwd=Path(__file__).parent).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        commit = "unknown (not a git checkout)"
+    models = [
+        {"pair": pair, "role": role, "model": spec[role]["model"], "revision": spec[role].get("revision", ""),
+         "resolved": revisions.get(spec[role]["model"], "not recorded")}
+        for pair, spec in config.get("pairs", {}).items() for role in ("base", "rl")
+    ]
+    return {
+        "versions": versions, "commit": commit, "models": models, "stage_times": stage_times(benchmarks),
+        "hardware": {"machine": platform.machine(), "processor": platform.processor() or "unknown",
+                     "cpus": os.cpu_count(), "python": platform.python_version(), "gpu": _gpu_name()},
+        "config": json.dumps(config, indent=1, sort_keys=True, default=str),
+    }
+
+
+def _gpu_name() -> str:
+    try:
+        import torch
+    except ImportError:
+        return "none"
+    return torch.cuda.get_device_name() if torch.cuda.is_available() else "none"
+
+
+def stage_times(benchmarks: Path | None) -> list[dict[str, Any]]:
+    """Total wall seconds and job count per rule, from Snakemake's benchmark TSVs (benchmarks/<rule>/...)."""
+    if benchmarks is None or not benchmarks.is_dir():
+        return []
+    totals: dict[str, list[float]] = {}
+    for path in sorted(benchmarks.rglob("*.tsv")):
+        rule = path.relative_to(benchmarks).parts[0]
+        frame = pd.read_csv(path, sep="\t")
+        totals.setdefault(rule, []).append(float(frame["s"].iloc[0]))
+    return [{"stage": rule, "jobs": len(v), "seconds": f"{sum(v):.1f}"} for rule, v in sorted(totals.items())]
+
+
+@dataclass
+class ReportInputs:
+    """What the page shows; `render` turns it into HTML."""
+
+    run_name: str
+    table1: pd.DataFrame
+    table4: pd.DataFrame | None
+    grid: list[tuple[str, str, float]]
+    online: dict[str, bool]
+    alphas: list[float]
+    selections: list[dict[str, Any]]
+    figures: dict[str, str | None]
+    headline: tuple[int, int, float] | None
+    reference: dict[str, Any]
+    metric_options: dict[str, Any]
+    provenance: dict[str, Any]
+    examples: list[dict[str, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def render(inputs: ReportInputs, templates: Path) -> str:
+    """The report page as a string (autoescaped Jinja2, CSS inlined)."""
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(templates), autoescape=True, undefined=jinja2.StrictUndefined,
+        trim_blocks=True, lstrip_blocks=True,
+    )
+    return environment.get_template("index.html.j2").render(
+        run_name=inputs.run_name,
+        css=(templates / "style.css").read_text(encoding="utf-8"),
+        claims=claims(inputs.table1, inputs.online),
+        table1=table1_rows(inputs.table1, inputs.grid, inputs.reference.get("table1", {})),
+        table4=table4_rows(inputs.table4, inputs.reference.get("table4", {})),
+        metrics=METRICS,
+        selections=selection_rows(inputs.selections, inputs.alphas),
+        figures=inputs.figures,
+        headline=inputs.headline,
+        paper_headline=inputs.reference.get("figure3a"),
+        options=inputs.metric_options,
+        provenance=inputs.provenance,
+        examples=inputs.examples,
+        notes=inputs.notes,
+        missing=sum(row["missing"] for row in table1_rows(inputs.table1, inputs.grid, {})),
+    )
