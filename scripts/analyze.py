@@ -12,7 +12,7 @@ import sys
 
 from rlcircuits.analysis import analyze_cell
 from rlcircuits.eap import load_attribution
-from rlcircuits.errors import RLCircuitsError
+from rlcircuits.cli import run_stage
 from rlcircuits.files import atomic_output
 from rlcircuits.metrics import MetricOptions
 
@@ -35,23 +35,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def analyze(args: argparse.Namespace) -> None:
+    options = MetricOptions(bins=args.bins, kurtosis_of=args.kurtosis_of, structural_zeros=args.structural_zeros)
+    record = analyze_cell(
+        load_attribution(args.base), load_attribution(args.rl),
+        label=f"{args.pair}/{args.dataset}/alpha{args.alpha}", options=options, resamples=args.resamples, seed=args.seed,
+    )
+    with atomic_output(args.out, "w") as handle:
+        json.dump({"pair": args.pair, "dataset": args.dataset, "alpha": args.alpha, **record}, handle, indent=1)
+        handle.write("\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    label = f"{args.pair}/{args.dataset}/alpha{args.alpha}"
-    try:
-        options = MetricOptions(bins=args.bins, kurtosis_of=args.kurtosis_of, structural_zeros=args.structural_zeros)
-        record = analyze_cell(
-            load_attribution(args.base), load_attribution(args.rl),
-            label=label, options=options, resamples=args.resamples, seed=args.seed,
-        )
-        record = {"pair": args.pair, "dataset": args.dataset, "alpha": args.alpha, **record}
-        with atomic_output(args.out, "w") as handle:
-            json.dump(record, handle, indent=1)
-            handle.write("\n")
-    except (RLCircuitsError, ValueError) as exc:
-        print(f"analyze: error: {exc}", file=sys.stderr)
-        return 1
-    return 0
+    return run_stage("analyze", lambda: analyze(args))
 
 
 if __name__ == "__main__":

@@ -12,8 +12,8 @@ import argparse
 import logging
 import sys
 
+from rlcircuits.cli import run_stage
 from rlcircuits.eap import LAYOUTS, attribute, cut_length, save_attribution, truncated_loss_input
-from rlcircuits.errors import RLCircuitsError
 from rlcircuits.models import DTYPES, load_model
 from rlcircuits.selection import ROLES, read_selection
 
@@ -35,30 +35,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def attribute_role(args: argparse.Namespace) -> None:
+    log = logging.getLogger("attribute")
+    selection = read_selection(args.selection)
+    t_cut = cut_length(args.alpha, selection.t_bar)
+    inputs = [
+        truncated_loss_input(s.id, s.role(args.role).prompt_token_ids, s.role(args.role).answer_token_ids, t_cut)
+        for s in selection.samples
+    ]
+    log.info("%d samples, t_bar=%.2f, alpha=%s -> T_cut=%d", len(inputs), selection.t_bar, args.alpha, t_cut)
+    model = load_model(
+        args.model, dtype=args.dtype, device=args.device, revision=args.revision, trust_remote_code=args.trust_remote_code
+    )
+    result = attribute(model, inputs, layout=args.layout, batch_tokens=args.batch_tokens, progress=not args.no_progress)
+    save_attribution(args.out, result, t_cut=t_cut, model=args.model, role=args.role, alpha=args.alpha, dtype=args.dtype)
+    log.info("wrote %s: %d samples x %d edges", args.out, len(result.sample_ids), result.graph.n_edges)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    log = logging.getLogger("attribute")
-    try:
-        selection = read_selection(args.selection)
-        t_cut = cut_length(args.alpha, selection.t_bar)
-        inputs = [
-            truncated_loss_input(s.id, s.role(args.role).prompt_token_ids, s.role(args.role).answer_token_ids, t_cut)
-            for s in selection.samples
-        ]
-        log.info("%d samples, t_bar=%.2f, alpha=%s -> T_cut=%d", len(inputs), selection.t_bar, args.alpha, t_cut)
-        model = load_model(
-            args.model, dtype=args.dtype, device=args.device, revision=args.revision, trust_remote_code=args.trust_remote_code
-        )
-        result = attribute(model, inputs, layout=args.layout, batch_tokens=args.batch_tokens, progress=not args.no_progress)
-        save_attribution(
-            args.out, result, t_cut=t_cut, model=args.model, role=args.role, alpha=args.alpha, dtype=args.dtype
-        )
-    except (RLCircuitsError, ValueError) as exc:
-        print(f"attribute: error: {exc}", file=sys.stderr)
-        return 1
-    log.info("wrote %s: %d samples x %d edges", args.out, len(result.sample_ids), result.graph.n_edges)
-    return 0
+    return run_stage("attribute", lambda: attribute_role(args))
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from rlcircuits.cli import run_stage
 from rlcircuits.errors import RLCircuitsError
 from rlcircuits.figures import diversity_bars, output_entropy_lines, relative_change_heatmap, save_figure
 from rlcircuits.tables import read_cell
@@ -23,22 +24,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def draw(args: argparse.Namespace) -> None:
+    cells = [read_cell(path) for path in args.metrics]
+    pair, dataset, alpha = args.fig2[0], args.fig2[1], float(args.fig2[2])
+    chosen = [c for c in cells if (c["pair"], c["dataset"], float(c["alpha"])) == (pair, dataset, alpha)]
+    if not chosen:
+        raise RLCircuitsError(f"Figure 2 cell {pair}/{dataset}/alpha{alpha} is not among the metrics files")
+    out = Path(args.out_dir)
+    save_figure(relative_change_heatmap(chosen[0]), out / "fig2")
+    save_figure(diversity_bars(cells), out / "fig3a")
+    save_figure(output_entropy_lines(cells), out / "fig3b")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    try:
-        cells = [read_cell(path) for path in args.metrics]
-        pair, dataset, alpha = args.fig2[0], args.fig2[1], float(args.fig2[2])
-        chosen = [c for c in cells if (c["pair"], c["dataset"], float(c["alpha"])) == (pair, dataset, alpha)]
-        if not chosen:
-            raise RLCircuitsError(f"Figure 2 cell {pair}/{dataset}/alpha{alpha} is not among the metrics files")
-        out = Path(args.out_dir)
-        save_figure(relative_change_heatmap(chosen[0]), out / "fig2")
-        save_figure(diversity_bars(cells), out / "fig3a")
-        save_figure(output_entropy_lines(cells), out / "fig3b")
-    except (RLCircuitsError, ValueError) as exc:
-        print(f"figures: error: {exc}", file=sys.stderr)
-        return 1
-    return 0
+    return run_stage("figures", lambda: draw(args))
 
 
 if __name__ == "__main__":

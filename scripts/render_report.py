@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from rlcircuits.cli import run_stage
 from rlcircuits.errors import RLCircuitsError
 from rlcircuits.figures import diversity_summary
 from rlcircuits.files import atomic_output, iter_jsonl
@@ -97,16 +98,15 @@ def gather(args: argparse.Namespace) -> ReportInputs:
     )
 
 
+def write_report(args: argparse.Namespace) -> None:
+    html = render(gather(args), Path(args.templates))
+    with atomic_output(args.out, "w") as handle:
+        handle.write(html)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    try:
-        html = render(gather(args), Path(args.templates))
-        with atomic_output(args.out, "w") as handle:
-            handle.write(html)
-    except RLCircuitsError as exc:
-        print(f"render_report: error: {exc}", file=sys.stderr)
-        return 1
-    return 0
+    return run_stage("render_report", lambda: write_report(args))
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ import argparse
 import logging
 import sys
 
-from rlcircuits.errors import RLCircuitsError
+from rlcircuits.cli import run_stage
 from rlcircuits.selection import SelectionParams, read_graded, select_samples, write_selection
 
 DEFAULTS = SelectionParams()
@@ -35,23 +35,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+def select(args: argparse.Namespace) -> None:
     params = SelectionParams(beta=args.beta, gamma=args.gamma, delta=args.delta, n=args.n, seed=args.seed)
-    try:
-        selection = select_samples(
-            read_graded(args.base), read_graded(args.rl), params, pair=args.pair, dataset=args.dataset
-        )
-        write_selection(args.out, selection)
-    except RLCircuitsError as exc:
-        print(f"select: error: {exc}", file=sys.stderr)
-        return 1
+    selection = select_samples(read_graded(args.base), read_graded(args.rl), params, pair=args.pair, dataset=args.dataset)
+    write_selection(args.out, selection)
     logging.getLogger("select").info(
         "%s/%s: T_bar=%.1f, counts %s%s", args.pair, args.dataset, selection["t_bar"], selection["counts"],
         " (fewer than N)" if selection["fewer_than_n"] else "",
     )
-    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    return run_stage("select", lambda: select(args))
 
 
 if __name__ == "__main__":

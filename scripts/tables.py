@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from rlcircuits.errors import RLCircuitsError
+from rlcircuits.cli import run_stage
 from rlcircuits.tables import read_cell, table1, write_csv
 
 
@@ -21,19 +21,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def build(args: argparse.Namespace) -> None:
+    malformed = [item for item in args.algorithm if "=" not in item]
+    if malformed:
+        raise ValueError(f"--algorithm takes PAIR=NAME, got {malformed[0]!r}")
+    algorithms = dict(item.split("=", 1) for item in args.algorithm)
+    write_csv(table1([read_cell(path) for path in args.metrics], algorithms), args.out)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    try:
-        algorithms = dict(item.split("=", 1) for item in args.algorithm)
-    except ValueError:
-        print("tables: error: --algorithm takes PAIR=NAME", file=sys.stderr)
-        return 1
-    try:
-        write_csv(table1([read_cell(path) for path in args.metrics], algorithms), args.out)
-    except RLCircuitsError as exc:
-        print(f"tables: error: {exc}", file=sys.stderr)
-        return 1
-    return 0
+    return run_stage("tables", lambda: build(args))
 
 
 if __name__ == "__main__":

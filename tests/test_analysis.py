@@ -1,8 +1,6 @@
 """analyze: two attribution files of one cell -> the metrics record, or a clear error."""
 
-import importlib.util
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,8 +10,8 @@ from rlcircuits.analysis import analyze_cell
 from rlcircuits.eap import attribute, load_attribution, save_attribution, truncated_loss_input
 from rlcircuits.errors import InputFormatError
 from rlcircuits.metrics import intensity_per_sample
+from script_loader import load_script
 
-SCRIPT = Path(__file__).parents[1] / "scripts" / "analyze.py"
 
 
 @pytest.fixture(scope="module")
@@ -56,9 +54,7 @@ def test_mismatched_samples_are_refused(npz_pair):
 
 
 def test_cli_writes_the_metrics_json(npz_pair, tmp_path):
-    spec = importlib.util.spec_from_file_location("analyze_cli", SCRIPT)
-    cli = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(cli)
+    cli = load_script("analyze")
     out = tmp_path / "metrics" / "tiny" / "toy" / "alpha0.5.json"
     args = ["--base", str(npz_pair["base"]), "--rl", str(npz_pair["rl"]), "--pair", "tiny", "--dataset", "toy",
             "--alpha", "0.5", "--resamples", "20", "--out", str(out)]

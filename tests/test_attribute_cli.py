@@ -1,6 +1,5 @@
 """scripts/attribute.py end to end: selection file + model folder -> DESIGN §3 .npz, or a clear error."""
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -11,6 +10,7 @@ import pytest
 
 import tiny_models
 from rlcircuits.eap import attribute, load_attribution, truncated_loss_input
+from script_loader import load_script
 
 SCRIPT = Path(__file__).parents[1] / "scripts" / "attribute.py"
 
@@ -33,14 +33,7 @@ def _run(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True, check=False)
 
 
-def _load_cli():
-    spec = importlib.util.spec_from_file_location("attribute_cli", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-CLI = _load_cli()
+CLI = load_script("attribute")
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,5 @@
-import importlib.util
 import json
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,8 +7,8 @@ from PIL import Image
 
 from rlcircuits.eap import build_graph
 from rlcircuits.figures import diversity_summary
+from script_loader import load_script
 
-SCRIPT = Path(__file__).parents[1] / "scripts" / "figures.py"
 
 
 def _cell(pair: str, dataset: str, alpha: float, diversity_rl: float, seed: int) -> dict:
@@ -45,9 +43,7 @@ def test_cli_draws_every_figure_reproducibly(tmp_path):
     for index, cell in enumerate(CELLS):
         paths.append(tmp_path / f"cell{index}.json")
         paths[-1].write_text(json.dumps(cell))
-    spec = importlib.util.spec_from_file_location("figures_cli", SCRIPT)
-    cli = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(cli)
+    cli = load_script("figures")
     out = tmp_path / "figures"
     args = ["--metrics", *map(str, paths), "--fig2", "mistral", "math", "0.5", "--out-dir", str(out)]
     assert cli.main(args) == 0

@@ -1,6 +1,5 @@
 """The HTML report: content, escaping, a partial grid, and a real headless-browser render."""
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -14,16 +13,9 @@ import browser
 from rlcircuits.figures import diversity_bars, output_entropy_lines, relative_change_heatmap, save_figure
 from rlcircuits.tables import table1, write_csv
 from test_figures import _cell
+from script_loader import load_script
 
-SCRIPT = Path(__file__).parents[1] / "scripts" / "render_report.py"
 EVIL = "<script>alert('pwned')</script> so the answer is \\boxed{4}"
-
-
-def _cli():
-    spec = importlib.util.spec_from_file_location("render_report_cli", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +65,7 @@ def run_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def page(run_dir) -> Path:
     out = run_dir / "results" / "unit" / "report" / "index.html"
-    assert _cli().main(["--config", str(run_dir / "config.yaml"), "--run-dir", str(run_dir / "results" / "unit"),
+    assert load_script("render_report").main(["--config", str(run_dir / "config.yaml"), "--run-dir", str(run_dir / "results" / "unit"),
                         "--benchmarks", str(run_dir / "benchmarks"), "--out", str(out)]) == 0
     return out
 

@@ -1,6 +1,5 @@
 """DESIGN §4's selection on a hand-built example, and the select -> attribute file contract."""
 
-import importlib.util
 import json
 import random
 from pathlib import Path
@@ -16,9 +15,7 @@ from rlcircuits.selection import (
     read_selection,
     select_samples,
 )
-
-SCRIPT = Path(__file__).parents[1] / "scripts" / "select_samples.py"
-
+from script_loader import load_script
 
 def _answer(qid: str, correct: bool, prompt_len: int, answer_len: int, offset: int = 0) -> GradedAnswer:
     return GradedAnswer(qid, correct, RoleTokens(tuple(range(prompt_len)), tuple(range(offset, offset + answer_len))))
@@ -96,9 +93,7 @@ def _write_graded(path: Path, answers: list[GradedAnswer]) -> Path:
 
 
 def test_cli_output_is_what_attribute_reads(tmp_path):
-    spec = importlib.util.spec_from_file_location("select_cli", SCRIPT)
-    cli = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(cli)
+    cli = load_script("select_samples")
     base, rl = _graded()
     out = tmp_path / "selection" / "p" / "d.json"
     args = ["--base", str(_write_graded(tmp_path / "b.jsonl", base)), "--rl", str(_write_graded(tmp_path / "r.jsonl", rl)),

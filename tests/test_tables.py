@@ -1,14 +1,12 @@
-import importlib.util
 import json
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from rlcircuits.errors import InputFormatError
 from rlcircuits.tables import TABLE1_COLUMNS, read_cell, table1
+from script_loader import load_script
 
-SCRIPT = Path(__file__).parents[1] / "scripts" / "tables.py"
 
 
 def _cell(pair: str, alpha: float, p: float, base: float = 1.0, rl: float = 1.2) -> dict:
@@ -40,9 +38,7 @@ def test_cli_and_bad_files(tmp_path):
     for pair in ("a", "b"):
         paths.append(tmp_path / f"{pair}.json")
         paths[-1].write_text(json.dumps(_cell(pair, 0.3, 0.5)))
-    spec = importlib.util.spec_from_file_location("tables_cli", SCRIPT)
-    cli = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(cli)
+    cli = load_script("tables")
     out = tmp_path / "tables" / "table1.csv"
     args = ["--metrics", *map(str, paths), "--algorithm", "a=GRPO", "--out", str(out)]
     assert cli.main(args) == 0

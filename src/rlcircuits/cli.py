@@ -1,0 +1,23 @@
+"""The stage scripts' shared behaviour: input errors become one line on stderr and exit 1."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+
+from rlcircuits.errors import RLCircuitsError
+
+
+def run_stage(name: str, action: Callable[[], None]) -> int:
+    """Run a stage's work; an RLCircuitsError or ValueError (bad input) is reported, not raised.
+
+    Every stage writes its outputs atomically, so a failed run leaves nothing behind.
+    """
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        action()
+    except (RLCircuitsError, ValueError) as exc:
+        print(f"{name}: error: {exc}", file=sys.stderr)
+        return 1
+    return 0
