@@ -23,6 +23,7 @@ from rlcircuits.report import ReportInputs, inline_png, provenance, render
 from rlcircuits.tables import TABLE1_COLUMNS, read_cell
 
 REPO = Path(__file__).resolve().parents[1]
+REVISION_FILE = "rlcircuits_revision.json"  # written by fetch_model.py into each fetched folder
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -32,7 +33,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--reference", default=str(REPO / "config" / "paper_reference.yaml"), help="paper's numbers")
     parser.add_argument("--templates", default=str(REPO / "report"), help="folder with index.html.j2 and style.css")
     parser.add_argument("--benchmarks", default=None, help="Snakemake benchmark folder (benchmarks/<rule>/*.tsv)")
-    parser.add_argument("--revisions", default=None, help="JSON mapping model id -> resolved revision")
+    parser.add_argument("--models", nargs="*", default=[], help="model folders; fetched ones record their revision")
     parser.add_argument("--out", required=True, help="output HTML")
     return parser.parse_args(argv)
 
@@ -79,7 +80,12 @@ def gather(args: argparse.Namespace) -> ReportInputs:
         record["first_id"] = samples[0]["id"] if samples else None
         selections.append(record)
     cells = [read_cell(p) for p in sorted((run / "metrics").glob("*/*/*.json"))]
-    revisions = json.loads(Path(args.revisions).read_text(encoding="utf-8")) if args.revisions else {}
+    revisions = {}
+    for folder in args.models:
+        record = Path(folder) / REVISION_FILE
+        if record.is_file():
+            fetched = json.loads(record.read_text(encoding="utf-8"))
+            revisions[fetched["model"]] = fetched["resolved"]
     figures = run / "figures"
     return ReportInputs(
         run_name=str(config.get("run_name", run.name)),

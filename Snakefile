@@ -1,0 +1,32 @@
+# rl-circuits: reproduce arXiv 2509.21044 end to end (DESIGN.md: generate -> grade -> select ->
+# attribute -> analyze -> report). `snakemake --cores all --use-singularity` runs the paper's
+# grid on GPUs; `--configfile config/demo.yaml` runs the CPU mini-zoo demo.
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+configfile: "config/paper.yaml"
+
+
+validate(config, "schemas/config.schema.yaml")
+
+
+container: config["container"]
+
+
+include: "rules/common.smk"
+include: "rules/preflight.smk"
+include: "rules/models.smk"
+include: "rules/generate.smk"
+include: "rules/grade.smk"
+include: "rules/select.smk"
+include: "rules/attribute.smk"
+include: "rules/analyze.smk"
+include: "rules/report.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        f"{OUT}/report/index.html",
