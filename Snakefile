@@ -6,7 +6,11 @@ from snakemake.utils import min_version, validate
 min_version("9.0")
 
 
-configfile: "config/paper.yaml"
+# The paper's config is the default; a --configfile replaces it rather than being merged into
+# it (Snakemake would otherwise merge, e.g. adding the demo's pairs to the paper's four).
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/paper.yaml"
 
 
 validate(config, "schemas/config.schema.yaml")
