@@ -40,6 +40,14 @@ def resolve_dtype(name: str) -> torch.dtype:
         raise ValueError(f"unknown dtype {name!r}; choose one of {', '.join(DTYPES)}") from None
 
 
+def _dtype_kwarg() -> str:
+    """transformers >= 4.56 takes `dtype`; the container's 4.52 (vLLM 0.9 pins it) `torch_dtype`."""
+    import transformers
+    from packaging.version import Version
+
+    return "dtype" if Version(transformers.__version__) >= Version("4.56") else "torch_dtype"
+
+
 def _looks_like_path(name: str) -> bool:
     """A name that can only mean a folder (absolute, ./, ../, ~) must exist locally."""
     return os.path.isabs(name) or name.startswith((".", "~")) or name.count("/") > 1
@@ -62,7 +70,7 @@ def load_model(
     try:
         model = AutoModelForCausalLM.from_pretrained(
             str(Path(name_or_path).expanduser()) if Path(name_or_path).expanduser().is_dir() else name_or_path,
-            dtype=resolve_dtype(dtype),
+            **{_dtype_kwarg(): resolve_dtype(dtype)},
             revision=revision,
             trust_remote_code=trust_remote_code,
             local_files_only=local_files_only,
