@@ -141,17 +141,3 @@ def test_interrupted_write_leaves_no_output(tmp_path, monkeypatch):
         eap.save_attribution(out, result, t_cut=2)
     assert list(tmp_path.iterdir()) == []
 
-
-def test_outputs_get_the_usual_file_mode(tmp_path):
-    """Atomic outputs start as private temporary files; the final file must not stay 0600."""
-    import os
-
-    from rlcircuits.files import atomic_output
-
-    previous = os.umask(0o022)
-    try:
-        with atomic_output(tmp_path / "x.txt", "w") as handle:
-            handle.write("x")
-    finally:
-        os.umask(previous)
-    assert (tmp_path / "x.txt").stat().st_mode & 0o777 == 0o644
