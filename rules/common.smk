@@ -47,6 +47,8 @@ def dataset_args(wildcards):
     args = f"--dataset {wildcards.dataset} --data-source {spec['source']}"
     if spec["source"] == "local":
         args += f" --data-path {spec['path']}"
+    if "format" in spec:
+        args += f" --data-format {spec['format']}"
     if "limit" in spec:
         args += f" --limit {spec['limit']}"
     return args

@@ -17,7 +17,7 @@ import sys
 import torch
 
 from rlcircuits.cli import run_stage
-from rlcircuits.datasets import DATASETS, SOURCES, load_questions
+from rlcircuits.datasets import FORMATS, SOURCES, load_questions
 from rlcircuits.generation import BACKENDS, GenerationSettings, generate_answers, open_backend, resolve_backend
 from rlcircuits.models import DTYPES, load_tokenizer
 
@@ -26,7 +26,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", required=True, help="Hugging Face Hub id or local model folder")
     parser.add_argument("--revision", default=None, help="Hub revision (commit, tag or branch)")
-    parser.add_argument("--dataset", required=True, choices=DATASETS, help="benchmark to answer")
+    parser.add_argument("--dataset", required=True, help="benchmark to answer (gsm8k, math, math500, college_math, ...)")
+    parser.add_argument("--data-format", default=None, choices=FORMATS, help="file format (default: the dataset's name)")
     parser.add_argument("--data-source", default="local", choices=SOURCES, help="local file or Hub (default: local)")
     parser.add_argument("--data-path", default=None, help="the benchmark's JSONL file (for --data-source local)")
     parser.add_argument("--limit", type=int, default=None, help="answer only the first N questions")
@@ -49,7 +50,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def generate(args: argparse.Namespace) -> None:
-    questions = load_questions(args.dataset, source=args.data_source, path=args.data_path, limit=args.limit)
+    questions = load_questions(
+        args.dataset, source=args.data_source, path=args.data_path, limit=args.limit, data_format=args.data_format
+    )
     settings = GenerationSettings(
         model=args.model,
         revision=args.revision,

@@ -109,3 +109,13 @@ def test_college_math_download_is_checksum_pinned(tmp_path):
     with pytest.raises(InputFormatError, match="differs from the pinned"):
         fetch_college_math(other, url=tampered.as_uri())
     assert not other.exists() and list(other.parent.iterdir()) == []
+
+
+def test_qa_format_for_generated_task_sets(tmp_path):
+    path = tmp_path / "arith.jsonl"
+    path.write_text(json.dumps({"id": "arith-007", "question": "2+3?", "gold": " 5 ", "solution": "\\boxed{5}"}) + "\n")
+    assert load_questions("arith", path=path, data_format="qa") == [datasets.Question("arith-007", "2+3?", "5")]
+    with pytest.raises(ValueError, match="unknown dataset 'arith'"):
+        load_questions("arith", path=path)
+    with pytest.raises(ValueError, match="local files only"):
+        load_questions("arith", source="hub", data_format="qa")

@@ -48,7 +48,8 @@ def test_a_configfile_replaces_the_paper_config_instead_of_merging(tmp_path):
     [
         (lambda c: c.update(alphas=[0.1, 1.5]), "alphas"),
         (lambda c: c["pairs"]["mistral"].pop("template"), "template"),
-        (lambda c: c["datasets"].update(aime={"source": "hub"}), "aime"),
+        (lambda c: c["datasets"].update(AIME={"source": "hub"}), "AIME"),
+        (lambda c: c["datasets"]["math"].update(format="latex"), "latex"),
         (lambda c: c["attribution"].update(layout="heads"), "heads"),
         (lambda c: c["datasets"]["math"].update(source="local"), "path"),
     ],

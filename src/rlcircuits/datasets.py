@@ -25,6 +25,9 @@ from rlcircuits.files import iter_jsonl
 from rlcircuits.latex import last_boxed
 
 DATASETS = ("gsm8k", "math", "math500", "college_math")
+# File formats: the four benchmarks' own, and "qa" ({"id", "question", "gold"} per line) for
+# task sets this project generates itself (the mini zoo's).
+FORMATS = (*DATASETS, "qa")
 SOURCES = ("local", "hub")
 
 MATH_SUBJECTS = (
@@ -88,11 +91,16 @@ def _college_math(record: Any, index: int, where: str) -> Question:
     return Question(f"college_math-{index:04d}", _field(record, "question", where), _field(record, "answer", where).strip())
 
 
+def _qa(record: Any, _index: int, where: str) -> Question:
+    return Question(_field(record, "id", where), _field(record, "question", where), _field(record, "gold", where).strip())
+
+
 _PARSERS: dict[str, Callable[[Any, int, str], Question]] = {
     "gsm8k": _gsm8k,
     "math": _math,
     "math500": _math500,
     "college_math": _college_math,
+    "qa": _qa,
 }
 
 
@@ -150,8 +158,8 @@ def fetch_college_math(dest: Path, url: str = COLLEGE_MATH_URL, sha256: str = CO
     return dest
 
 
-def _parse(name: str, rows: Iterator[Row]) -> list[Question]:
-    parse = _PARSERS[name]
+def _parse(data_format: str, rows: Iterator[Row]) -> list[Question]:
+    parse = _PARSERS[data_format]
     questions: list[Question] = []
     first_seen: dict[str, str] = {}
     for where, index, record in rows:
@@ -171,25 +179,29 @@ def load_questions(
     limit: int | None = None,
     ids: list[str] | None = None,
     cache_dir: str | Path = "data_cache",
+    data_format: str | None = None,
 ) -> list[Question]:
     """A benchmark's questions in source order, optionally only ``ids`` and/or the first ``limit``.
 
-    ``source="local"`` reads ``path`` (a file in shared/data's format); ``"hub"`` loads the Hub
-    dataset, or for College Math the pinned raw file, cached under ``cache_dir``.
+    ``source="local"`` reads ``path`` (a file in shared/data's format, or ``data_format="qa"``);
+    ``"hub"`` loads the Hub dataset, or for College Math the pinned raw file, under ``cache_dir``.
     """
-    if name not in DATASETS:
-        raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
+    data_format = data_format or name
+    if data_format not in FORMATS:
+        raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)} or give a format")
     if source not in SOURCES:
         raise ValueError(f"unknown data source {source!r}; choose one of {', '.join(SOURCES)}")
     if source == "local":
         if path is None:
             raise ValueError(f"dataset {name}: a local source needs a file path")
         rows = _read_jsonl(Path(path))
-    elif name == "college_math":
+    elif data_format == "qa":
+        raise ValueError(f"dataset {name}: the qa format is read from local files only")
+    elif data_format == "college_math":
         rows = _read_jsonl(fetch_college_math(Path(cache_dir) / "college_math" / "test.jsonl"))
     else:
-        rows = _hub_rows(name)
-    questions = _parse(name, rows)
+        rows = _hub_rows(data_format)
+    questions = _parse(data_format, rows)
     if ids is not None:
         by_id = {question.id: question for question in questions}
         unknown = [i for i in ids if i not in by_id]
