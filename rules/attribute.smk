@@ -21,4 +21,4 @@ rule attribute:
     shell:
         "python scripts/attribute.py --model {input.model} --selection {input.selection} --role {wildcards.role}"
         " --alpha {wildcards.alpha} --layout {params.layout} --dtype {params.dtype} --device {params.device}"
-        " --batch-tokens {resources.batch_tokens} --no-progress --out {output} > {log} 2>&1"
+        " --batch-tokens {resources.batch_tokens} --out {output} > {log} 2>&1"

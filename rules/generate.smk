@@ -25,4 +25,4 @@ rule generate:
         "python scripts/generate.py --model {input.model} {params.data} --template {params.template}"
         " --max-new-tokens {params.max_new_tokens} --batch-size {resources.batch_size} --dtype {params.dtype}"
         " --device {params.device} --backend {params.backend} --tensor-parallel-size {params.tp}"
-        " --no-progress --out {output} > {log} 2>&1"
+        " --out {output} > {log} 2>&1"
