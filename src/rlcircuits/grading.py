@@ -144,12 +144,27 @@ def _equations_as_values(expr: Any, top: bool = True) -> Any:
 
 
 def _parse(text: str) -> list[Any]:
-    return [_equations_as_values(e) for e in math_verify.parse(as_latex(text), parsing_timeout=None)]
+    return math_verify.parse(as_latex(text), parsing_timeout=None)
+
+
+def _assigned_names(parsed: list[Any]) -> set[Any]:
+    """Symbols a top-level "name = expression" assigns (``y_2`` of ``y_2 = x ln x``)."""
+    return {e.lhs for e in parsed if isinstance(e, sympy.Eq) and isinstance(e.lhs, sympy.Symbol)}
 
 
 def is_equivalent(pred: str, gold: str) -> bool:
-    """math-verify's judgement, its SIGALRM timeouts off: only call it under a hard limit."""
-    return math_verify.verify(_parse(gold), _parse(pred), timeout_seconds=None)
+    """math-verify's judgement, its SIGALRM timeouts off: only call it under a hard limit.
+
+    Assignments are compared by value (see ``_equations_as_values``), but only when they assign
+    the same name: ``y_3 = x ln x`` does not answer ``y_2 = x ln x``.
+    """
+    gold_parsed, pred_parsed = _parse(gold), _parse(pred)
+    gold_names, pred_names = _assigned_names(gold_parsed), _assigned_names(pred_parsed)
+    if gold_names and pred_names and not gold_names & pred_names:
+        return False
+    return math_verify.verify(
+        [_equations_as_values(e) for e in gold_parsed], [_equations_as_values(e) for e in pred_parsed], timeout_seconds=None
+    )
 
 
 # --- worker pool with a hard per-answer limit -----------------------------------------------
@@ -280,7 +295,6 @@ def grade_records(
     *,
     workers: int,
     timeout: float,
-    judge: Callable[[str, str], bool] = is_equivalent,
     progress: bool = False,
 ) -> list[dict[str, Any]]:
     """Each record plus ``pred``, ``correct`` and ``grade_status``, in input order."""
@@ -292,7 +306,6 @@ def grade_records(
             [(records[i]["id"], preds[i], records[i]["gold"]) for i in todo],
             workers=workers,
             timeout=timeout,
-            judge=judge,
             on_done=lambda: bar.update(1),
         )
     judged = dict(zip(todo, verdicts, strict=True))
