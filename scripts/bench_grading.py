@@ -17,7 +17,8 @@ Gold presented as an answer:
 Wrong answer: the same text with the final answer replaced by ``wrong_answer(gold)``.
 
     python scripts/bench_grading.py                   # full test sets
-    python scripts/bench_grading.py --sample 300      # the seeded subset the tests use
+    python scripts/bench_grading.py --sample 300      # a seeded subset per dataset (seed 0; the
+                                                      # tests use 300, 300 and 150 College Math)
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ DATASETS = ("gsm8k", "math", "math500", "college_math")
 FIXTURE = Path("grader_fixtures") / "qwen25_math_cot_100.jsonl"
 
 _PLAIN_NUMBER = re.compile(r"-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?")
-_INTEGER = re.compile(r"\d+")
+# A number that is not a subscript label: not after "_" or "_{", nor inside another number.
+_VALUE = re.compile(r"(?<![\d.])(?<!_)(?<!_\{)\d+(?:\.\d+)?")
 _MATH_DELIMITER = re.compile(r"\$\$|(?<!\\)\$")  # display math first
 
 
@@ -58,16 +60,16 @@ class Case(NamedTuple):
 def wrong_answer(gold: str) -> str:
     """A deliberately wrong answer of the gold's own kind.
 
-    A number gets + 1. Anything else with digits in it (fractions, intervals, tuples, equations,
-    matrices, derivations ending "= value") gets every integer in it + 1, so whichever part the
-    grader reads, its value changes. A gold without digits (pi, a variable, a word, a letter
-    choice) is negated: ``-\\left(G\\right)``.
+    A number gets + 1. Anything else with numbers in it (fractions, intervals, tuples, equations,
+    matrices, derivations ending "= value") gets every number in it + 1, so whichever part the
+    grader reads, its value changes; subscripts (``c_{1}``, ``y_2``) are names and stay. A gold
+    with no other number (pi, a variable, a word, a letter choice) is negated: ``-\\left(G\\right)``.
     """
     core = _MATH_DELIMITER.sub("", gold).strip()
     if _PLAIN_NUMBER.fullmatch(core):
         return str(Decimal(core.replace(",", "")) + 1)
-    if _INTEGER.search(gold):
-        return _INTEGER.sub(lambda match: str(int(match.group()) + 1), gold)
+    if _VALUE.search(gold):
+        return _VALUE.sub(lambda match: str(Decimal(match.group()) + 1), gold)
     return f"-\\left({core}\\right)"
 
 
