@@ -18,13 +18,14 @@ Wrong answer: the same text with the final answer replaced by ``wrong_answer(gol
 
     python scripts/bench_grading.py                   # full test sets
     python scripts/bench_grading.py --sample 300      # a seeded subset per dataset (seed 0; the
-                                                      # tests use 300, 300 and 150 College Math)
+                                                      # tests use 300, 300 and 100 College Math)
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import random
 import re
@@ -44,7 +45,7 @@ FIXTURE = Path("grader_fixtures") / "qwen25_math_cot_100.jsonl"
 
 _PLAIN_NUMBER = re.compile(r"-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?")
 # A number that is not a subscript label: not after "_" or "_{", nor inside another number.
-_VALUE = re.compile(r"(?<![\d.])(?<!_)(?<!_\{)\d+(?:\.\d+)?")
+_VALUE = re.compile(r"(?<![\d.])(?<!_)(?<!_\{)(?:\d+(?:\.\d+)?|\.\d+)")
 _MATH_DELIMITER = re.compile(r"\$\$|(?<!\\)\$")  # display math first
 
 
@@ -106,10 +107,8 @@ def cases(name: str, college_form: str = "latex") -> list[Case]:
             Case(q.id, q.gold, _boxed_answer(q.gold, college_form), _boxed_answer(wrong_answer(q.gold), college_form))
             for q in questions
         ]
-    raws = _raw_records(name)
-    assert len(raws) == len(questions), f"{name}: load_questions skipped records"
     result = []
-    for question, raw in zip(questions, raws, strict=True):
+    for question, raw in zip(questions, _raw_records(name), strict=True):
         if name == "gsm8k":
             right = raw["answer"]
             start = right.rindex("####")
@@ -139,6 +138,10 @@ def subset(items: list, size: int | None, seed: int) -> list:
     return [items[i] for i in chosen]
 
 
+def _failures(graded: list[dict[str, Any]]) -> dict[str, int]:
+    return {status: sum(r["grade_status"] == status for r in graded) for status in ("timeout", "crashed")}
+
+
 def measure_dataset(items: list[Case], *, workers: int, timeout: float) -> dict[str, Any]:
     """Gold-correct and wrong-answer false-positive rates, with the ids of every miss."""
     records = [{"id": f"{c.id}/gold", "gold": c.gold, "answer": c.right} for c in items]
@@ -151,8 +154,7 @@ def measure_dataset(items: list[Case], *, workers: int, timeout: float) -> dict[
         "n": len(items),
         "gold_correct_pct": 100 * sum(r["correct"] for r in gold) / len(items),
         "wrong_accepted_pct": 100 * sum(r["correct"] for r in wrong) / len(items),
-        "timeouts": sum(r["grade_status"] == "timeout" for r in graded),
-        "crashed": sum(r["grade_status"] == "crashed" for r in graded),
+        **_failures(graded),
         "seconds": round(seconds, 1),
         "gold_missed": [{"id": r["id"], "gold": r["gold"], "pred": r["pred"]} for r in gold if not r["correct"]],
         "wrong_accepted": [{"id": r["id"], "gold": r["gold"], "pred": r["pred"]} for r in wrong if r["correct"]],
@@ -168,8 +170,7 @@ def measure_fixture(records: list[dict[str, Any]], *, workers: int, timeout: flo
     return {
         "n": len(graded),
         "agreement_pct": 100 * (len(graded) - len(disagree)) / len(graded),
-        "timeouts": sum(r["grade_status"] == "timeout" for r in graded),
-        "crashed": sum(r["grade_status"] == "crashed" for r in graded),
+        **_failures(graded),
         "seconds": round(seconds, 1),
         "disagreements": [
             {"id": r["id"], "gold": r["gold"], "pred": r["pred"], "ours": r["correct"], "reference": r["reference"]}
@@ -198,6 +199,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": " ".join(["python", "scripts/bench_grading.py", *(argv if argv is not None else sys.argv[1:])]),
         "python": platform.python_version(),
         "machine": platform.processor() or platform.machine(),
+        "cpus": os.cpu_count(),
         "sample": args.sample,
         "seed": args.seed,
         **options,

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import time
+import types
 from pathlib import Path
 
 import pytest
@@ -149,11 +150,12 @@ def test_grade_records_keeps_order_and_adds_fields():
 
 
 def test_a_hanging_answer_times_out_is_logged_and_counted_wrong(caplog):
-    """The power tower hangs sympy for minutes; the parent kills that worker after 1 s."""
+    """The power tower hangs sympy for minutes; the parent kills that worker after 1 s. The
+    other worker finishes the later answers first; results still come in input order."""
     caplog.set_level(logging.WARNING, logger="rlcircuits.grading")
     tasks = [("q1", "1", "1"), ("q-tower", POWER_TOWER, "1"), ("q3", "2", "2"), ("q4", "5", "4")]
     start = time.monotonic()
-    results = judge_all(tasks, workers=1, timeout=1.0)
+    results = judge_all(tasks, workers=2, timeout=1.0)
     assert time.monotonic() - start < 15
     assert results == [(True, "ok"), (False, "timeout"), (True, "ok"), (False, "ok")]
     assert [r.getMessage() for r in caplog.records] == [f"q-tower: grading took over 1s; counted wrong (pred '{POWER_TOWER}')"]
@@ -164,6 +166,15 @@ def test_a_dead_worker_is_replaced_and_its_answer_counted_wrong(caplog):
     tasks = [("q1", "x", "x"), ("q-crash", "crash", "x"), ("q3", "y", "y")]
     assert judge_all(tasks, workers=1, timeout=30, judge=crashing_judge) == [(True, "ok"), (False, "crashed"), (True, "ok")]
     assert "q-crash: the grading worker died (exit code 3)" in caplog.text
+
+
+def test_a_worker_that_cannot_start_is_an_error_not_wrong_answers(monkeypatch):
+    """E.g. a judge the worker cannot import: raising beats grading every answer "crashed"."""
+    ghost = types.ModuleType("ghost_judges")
+    exec("def judge(pred, gold):\n    return True", ghost.__dict__)
+    monkeypatch.setitem(sys.modules, "ghost_judges", ghost)  # importable here, not in a worker
+    with pytest.raises(RuntimeError, match="a grading worker failed to start"):
+        judge_all([("q1", "1", "1")], workers=1, timeout=30, judge=ghost.judge)
 
 
 def test_judge_all_refuses_bad_settings():
@@ -330,30 +341,30 @@ def test_table4_cli_errors(tmp_path, graded_root, capsys):
 # --- the real test sets (seeded subsets; scripts/bench_grading.py measures the full sets) -------
 
 # College Math is the slow one (sympy on differential-equation and matrix answers).
-SAMPLES = {"gsm8k": 300, "math": 300, "college_math": 150}
+SAMPLES = {"gsm8k": 300, "math": 300, "college_math": 100}
 
 
 @pytest.mark.parametrize(("name", "gold_min"), [("gsm8k", 99.0), ("math", 99.0), ("college_math", 95.0)])
 def test_gold_answers_pass_and_wrong_answers_fail(name, gold_min):
-    """Timeouts count as wrong (a few wrong College Math ODE answers overrun the limit)."""
     shared_file(f"{name}/test.jsonl")
-    rates = BENCH.measure_dataset(BENCH.subset(BENCH.cases(name), SAMPLES[name], seed=0), workers=2, timeout=10)
-    assert rates["n"] == SAMPLES[name] and rates["crashed"] == 0
+    # The hard limit is for hung parses; a generous one keeps a busy CI machine from flaking.
+    rates = BENCH.measure_dataset(BENCH.subset(BENCH.cases(name), SAMPLES[name], seed=0), workers=2, timeout=60)
+    assert rates["n"] == SAMPLES[name] and rates["timeout"] == 0 and rates["crashed"] == 0
     assert rates["gold_correct_pct"] >= gold_min, rates["gold_missed"]
     assert rates["wrong_accepted_pct"] <= 0.5, rates["wrong_accepted"]
 
 
 def test_agrees_with_the_reference_grades_of_the_fixture():
     shared_file(str(BENCH.FIXTURE))
-    rates = BENCH.measure_fixture(BENCH.fixture_records(), workers=2, timeout=10)
-    assert rates["n"] == 800 and rates["timeouts"] == 0
+    rates = BENCH.measure_fixture(BENCH.fixture_records(), workers=2, timeout=60)
+    assert rates["n"] == 800 and rates["timeout"] == 0
     assert rates["agreement_pct"] >= 99.0, rates["disagreements"]
 
 
 @pytest.mark.parametrize(
     ("gold", "wrong"),
     [("18", "19"), ("-2", "-1"), ("0.5", "1.5"), ("2,125", "2126"), ("$10-4 n$", "$11-5 n$"),
-     ("\\frac{1}{8}", "\\frac{2}{9}"), ("(-\\infty, -3)", "(-\\infty, -4)"), ("1200_7", "1201_7"),
+     ("\\frac{1}{8}", "\\frac{2}{9}"), ("(-\\infty, -3)", "(-\\infty, -4)"), ("1200_7", "1201_7"), (".343, .027", "1.343, 1.027"),
      ("$y_{2}=x$", "-\\left(y_{2}=x\\right)"), ("\\text{Yes}", "-\\left(\\text{Yes}\\right)")],
 )
 def test_bench_wrong_answers(gold, wrong):

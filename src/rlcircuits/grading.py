@@ -169,11 +169,14 @@ def is_equivalent(pred: str, gold: str) -> bool:
 
 # --- worker pool with a hard per-answer limit -----------------------------------------------
 
+_START_TIMEOUT = 60.0  # seconds for a worker to start (forked from the preloaded forkserver)
+
 
 def _serve(conn: Connection, judge: Callable[[str, str], bool]) -> None:
     """Worker loop: judge (pred, gold) pairs until the parent closes the pipe or kills us."""
     # math-verify warns once that its own timeouts are off: the parent enforces the limit.
     logging.getLogger("math_verify").setLevel(logging.ERROR)
+    conn.send("ready")
     while True:
         try:
             pred, gold = conn.recv()
@@ -192,6 +195,17 @@ class _Worker:
         child.close()
         self.task: int | None = None
         self.deadline = 0.0
+        self._wait_ready()
+
+    def _wait_ready(self) -> None:
+        """A worker that cannot even start is a broken environment, not a wrong answer: raise."""
+        try:
+            if self.conn.poll(_START_TIMEOUT) and self.conn.recv() == "ready":
+                return
+        except (EOFError, OSError):
+            pass
+        self.stop()
+        raise RuntimeError(f"a grading worker failed to start (exit code {self.process.exitcode}); see its error above")
 
     def assign(self, task: int, pred: str, gold: str, timeout: float) -> None:
         self.task = task
