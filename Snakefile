@@ -22,6 +22,13 @@ container: config["container"]
 include: "rules/common.smk"
 include: "rules/preflight.smk"
 include: "rules/models.smk"
+
+
+if "zoo" in config:
+
+    include: "rules/zoo.smk"
+
+
 include: "rules/generate.smk"
 include: "rules/grade.smk"
 include: "rules/select.smk"

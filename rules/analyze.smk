@@ -38,7 +38,7 @@ rule tables:
         f"{LOGS}/tables.log",
     params:
         algorithms=" ".join(
-            f"--algorithm {pair}={spec['algorithm']}"
+            "--algorithm " + shlex.quote(f"{pair}={spec['algorithm']}")
             for pair, spec in config["pairs"].items()
         ),
     shell:

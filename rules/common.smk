@@ -1,6 +1,7 @@
 # Shared names, paths and helpers of every rule. Rules hold no logic: each calls one script.
 import os
 import re
+import shlex
 
 RUN = config["run_name"]
 OUT = f"results/{RUN}"
@@ -39,6 +40,12 @@ def model_path(pair, role):
 
 def model_dir(wildcards):
     return model_path(wildcards.pair, wildcards.role)
+
+
+def dataset_file(wildcards):
+    """A local dataset's file (an input of the jobs that read it); none for the Hub."""
+    spec = config["datasets"][wildcards.dataset]
+    return [spec["path"]] if spec["source"] == "local" else []
 
 
 def dataset_args(wildcards):

@@ -2,13 +2,14 @@ rule generate:
     input:
         preflight=f"{OUT}/preflight.json",
         model=model_dir,
+        data=dataset_file,
     output:
         f"{OUT}/generations/{{pair}}/{{role}}/{{dataset}}.jsonl",
     log:
         f"{LOGS}/generate/{{pair}}/{{role}}/{{dataset}}.log",
     benchmark:
         f"{BENCH}/generate/{{pair}}_{{role}}_{{dataset}}.tsv"
-    threads: 4
+    threads: config["generation"].get("threads", 4)
     resources:
         gpu=GPU,
         batch_size=halved(config["generation"]["batch_size"]),

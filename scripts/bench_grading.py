@@ -37,7 +37,7 @@ from typing import Any, NamedTuple
 
 from rlcircuits.datasets import load_questions
 from rlcircuits.files import iter_jsonl
-from rlcircuits.grading import as_latex, grade_records
+from rlcircuits.grading import JudgePool, as_latex, grade_records
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 DATASETS = ("gsm8k", "math", "math500", "college_math")
@@ -147,7 +147,8 @@ def measure_dataset(items: list[Case], *, workers: int, timeout: float) -> dict[
     records = [{"id": f"{c.id}/gold", "gold": c.gold, "answer": c.right} for c in items]
     records += [{"id": f"{c.id}/wrong", "gold": c.gold, "answer": c.wrong} for c in items]
     start = time.perf_counter()
-    graded = grade_records(records, workers=workers, timeout=timeout)
+    with JudgePool(workers=workers, timeout=timeout) as pool:
+        graded = grade_records(records, pool)
     seconds = time.perf_counter() - start
     gold, wrong = graded[: len(items)], graded[len(items) :]
     return {
@@ -164,7 +165,8 @@ def measure_dataset(items: list[Case], *, workers: int, timeout: float) -> dict[
 def measure_fixture(records: list[dict[str, Any]], *, workers: int, timeout: float) -> dict[str, Any]:
     """Agreement of our grades with the fixture's reference ``score``."""
     start = time.perf_counter()
-    graded = grade_records(records, workers=workers, timeout=timeout)
+    with JudgePool(workers=workers, timeout=timeout) as pool:
+        graded = grade_records(records, pool)
     seconds = time.perf_counter() - start
     disagree = [r for r in graded if r["correct"] != r["reference"]]
     return {

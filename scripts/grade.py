@@ -15,7 +15,7 @@ import os
 import sys
 
 from rlcircuits.cli import run_stage
-from rlcircuits.grading import grade_records, read_generations, write_jsonl
+from rlcircuits.grading import JudgePool, grade_records, read_generations, write_jsonl
 
 log = logging.getLogger("grade")
 
@@ -33,7 +33,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def grade(args: argparse.Namespace) -> None:
     records = read_generations(args.generations)
     log.info("%s: %d answers, %d workers, %gs limit each", args.generations, len(records), args.workers, args.timeout)
-    graded = grade_records(records, workers=args.workers, timeout=args.timeout, progress=not args.no_progress)
+    with JudgePool(workers=args.workers, timeout=args.timeout) as pool:
+        graded = grade_records(records, pool, progress=not args.no_progress)
     write_jsonl(args.out, graded)
     statuses = [record["grade_status"] for record in graded]
     n_correct = sum(record["correct"] for record in graded)

@@ -93,6 +93,7 @@ def gather(args: argparse.Namespace) -> ReportInputs:
         table4=_csv(run / "tables" / "table4.csv"),
         grid=[(p, d, float(a)) for p in config.get("pairs", {}) for d in config.get("datasets", {}) for a in config.get("alphas", [])],
         online={p: bool(spec.get("online", False)) for p, spec in config.get("pairs", {}).items()},
+        ablations={p: spec["ablation_of"] for p, spec in config.get("pairs", {}).items() if "ablation_of" in spec},
         alphas=[float(a) for a in config.get("alphas", [])],
         selections=selections,
         figures={name: inline_png(figures / f"{name}.png") for name in ("fig2", "fig3a", "fig3b")},

@@ -68,5 +68,5 @@ def test_cpu_set_pins_the_cpu_torch_build():
     assert pins["torch"] == "2.13.0"
     declared = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     names = {re.sub(r"[-_.]+", "-", re.split(r"[<>=!~ \[]", d)[0].lower())
-             for group in ("workflow", "test") for d in declared["dependencies"] + declared["optional-dependencies"][group]}
+             for group in ("workflow", "zoo", "test") for d in declared["dependencies"] + declared["optional-dependencies"][group]}
     assert names <= set(pins), names - set(pins)

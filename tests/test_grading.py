@@ -17,6 +17,7 @@ from rlcircuits.grading import (
     GENERATION_KEYS,
     as_latex,
     extract_answer,
+    JudgePool,
     grade_records,
     is_equivalent,
     judge_all,
@@ -140,7 +141,8 @@ def test_grade_records_keeps_order_and_adds_fields():
         _generation("c", "The answer is: 5 ки", "6"),
         _generation("d", "#### 1,000", "1000"),
     ]
-    graded = grade_records(records, workers=2, timeout=30)
+    with JudgePool(workers=2, timeout=30) as pool:
+        graded = grade_records(records, pool)
     assert [r["id"] for r in graded] == ["a", "b", "c", "d"]
     assert [(r["pred"], r["correct"], r["grade_status"]) for r in graded] == [
         ("\\dfrac{1}{2}", True, "ok"), (None, False, "no_answer"), ("5", False, "ok"), ("1000", True, "ok"),
@@ -175,6 +177,17 @@ def test_a_worker_that_cannot_start_is_an_error_not_wrong_answers(monkeypatch):
     monkeypatch.setitem(sys.modules, "ghost_judges", ghost)  # importable here, not in a worker
     with pytest.raises(RuntimeError, match="a grading worker failed to start"):
         judge_all([("q1", "1", "1")], workers=1, timeout=30, judge=ghost.judge)
+
+
+def test_a_pool_keeps_its_workers_across_calls_and_recovers_from_a_timeout():
+    with JudgePool(workers=1, timeout=1.0) as pool:
+        assert pool.judge([("a", "2", "2")]) == [(True, "ok")]
+        [first] = [w.process.pid for w in pool._pool]
+        assert pool.judge([("b", "3", "4")]) == [(False, "ok")]
+        assert [w.process.pid for w in pool._pool] == [first]  # reused, not restarted
+        assert pool.judge([("tower", POWER_TOWER, "1"), ("c", "5", "5")]) == [(False, "timeout"), (True, "ok")]
+        assert [w.process.pid for w in pool._pool] != [first]  # the stuck one was replaced
+    assert pool._pool == []
 
 
 def test_judge_all_refuses_bad_settings():

@@ -1,6 +1,6 @@
 import pytest
 
-from rlcircuits.prompts import get_template, register_template, render_prompt
+from rlcircuits.prompts import get_template, render_prompt
 
 
 def test_templates_are_the_papers_character_for_character():
@@ -18,13 +18,8 @@ def test_templates_are_the_papers_character_for_character():
         assert get_template(name).stop == ("</s>", "<|im_end|>", "<|endoftext|>")
 
 
-def test_registry():
-    register_template("zoo-test", "Q: {question}\nA:", ("\n\n",))
-    assert render_prompt("zoo-test", "1+1?") == "Q: 1+1?\nA:"
-    register_template("zoo-test", "Q: {question}\nA:", ("\n\n",))  # same definition again is fine
-    with pytest.raises(ValueError, match="already registered"):
-        register_template("zoo-test", "Question: {question}", ())
-    with pytest.raises(ValueError, match="exactly one"):
-        register_template("bad", "no slot", ())
-    with pytest.raises(ValueError, match="unknown prompt template 'nope'"):
+def test_zoo_template_and_unknown_names():
+    assert render_prompt("zoo", "1+1?") == "Q: 1+1?\nA:"
+    assert get_template("zoo").stop == ("\nQ:", "\n\n")
+    with pytest.raises(ValueError, match="unknown prompt template 'nope'; known: .*zoo"):
         get_template("nope")

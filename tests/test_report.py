@@ -10,6 +10,7 @@ import yaml
 from PIL import Image
 
 import browser
+from rlcircuits.report import claims
 from rlcircuits.figures import diversity_bars, output_entropy_lines, relative_change_heatmap, save_figure
 from rlcircuits.tables import table1, write_csv
 from test_figures import _cell
@@ -98,3 +99,24 @@ def test_console_error_detector_works(tmp_path):
     errors = browser.screenshot(bad, tmp_path / "bad.png", height=300)
     assert any("deliberate failure" in line for line in errors)
     assert any("Uncaught ReferenceError" in line for line in errors)
+
+
+def _rows(pair: str, algorithm: str, as_expected: list[bool]) -> list[dict]:
+    metrics = ["intensity", "complexity", "kurtosis", "diversity"]
+    return [{"pair": pair, "algorithm": algorithm, "dataset": "arith", "alpha": 0.5, "metric": metrics[i % 4],
+             "as_expected": flag, "significant": flag} for i, flag in enumerate(as_expected)]
+
+
+def test_an_ablation_pair_gets_its_own_claim_row_and_stays_out_of_the_papers():
+    frame = pd.DataFrame(_rows("grpo", "GRPO", [True] * 4) + _rows("dpo", "DPO", [False] * 4)
+                         + _rows("online_dpo", "online DPO", [True, True, True, False]))
+    online = {"grpo": True, "dpo": False, "online_dpo": True}
+    plain = {c.text: c for c in claims(frame, online)}
+    assert plain["Online RL raises activation intensity"].cells == 2  # the ablation counted as online RL
+    rows = claims(frame, online, {"online_dpo": "dpo"})
+    by_text = {c.text: c for c in rows}
+    assert by_text["Online RL raises activation intensity"].cells == 1
+    assert by_text["Offline DPO does not consistently move the metrics as online RL does"].verdict == "supported"
+    [ablation] = [c for c in rows if c.text.startswith("Ablation online_dpo")]
+    assert "online DPO from dpo's SFT model (online sampling the only difference)" in ablation.text
+    assert (ablation.as_expected, ablation.cells, ablation.verdict) == (3, 4, "supported")

@@ -233,52 +233,79 @@ def _verdict(worker: _Worker, record_id: str, pred: str, timeout: float, ready: 
     return None
 
 
+class JudgePool:
+    """Worker processes that judge (record id, pred, gold) tasks under a hard per-answer limit.
+
+    Reusable: the workers outlive a ``judge`` call, so a caller grading many small batches (the
+    mini zoo's RL reward, once per training step) pays for their start and for the parsers'
+    lazy imports once. Workers fork from a forkserver that has this module loaded, so the judge
+    function must be importable by name (tests pass a crashing one) and, as with any non-fork
+    start method, a calling script needs the ``if __name__ == "__main__"`` guard.
+    """
+
+    def __init__(self, *, workers: int, timeout: float, judge: Callable[[str, str], bool] = is_equivalent) -> None:
+        if workers < 1 or not timeout > 0:
+            raise ValueError(f"need workers >= 1 and timeout > 0, got workers={workers}, timeout={timeout}")
+        self.workers, self.timeout, self._judge = workers, timeout, judge
+        self._context = multiprocessing.get_context("forkserver")
+        self._context.set_forkserver_preload([__name__])
+        self._pool: list[_Worker] = []
+
+    def __enter__(self) -> JudgePool:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        for worker in self._pool:
+            worker.stop()
+        self._pool = []
+
+    def judge(self, tasks: Sequence[tuple[str, str, str]], on_done: Callable[[], None] = lambda: None) -> list[tuple[bool, str]]:
+        """(correct, status) for each task, in input order; ``on_done`` is called once per finished task."""
+        results: dict[int, tuple[bool, str]] = {}
+        pending = deque(range(len(tasks)))
+        while len(self._pool) < min(self.workers, len(tasks)):
+            self._pool.append(_Worker(self._context, self._judge))
+        pool = self._pool
+        try:
+            while pending or any(w.task is not None for w in pool):
+                for worker in pool:
+                    if worker.task is None and pending:
+                        task = pending.popleft()
+                        worker.assign(task, tasks[task][1], tasks[task][2], self.timeout)
+                busy = [w for w in pool if w.task is not None]
+                ready = wait([w.conn for w in busy], timeout=max(0.0, min(w.deadline for w in busy) - time.monotonic()))
+                for slot, worker in enumerate(pool):
+                    if worker.task is None:
+                        continue
+                    record_id, pred, _ = tasks[worker.task]
+                    verdict = _verdict(worker, record_id, pred, self.timeout, ready)
+                    if verdict is None:
+                        continue
+                    results[worker.task] = verdict
+                    worker.task = None
+                    on_done()
+                    if verdict[1] != "ok":  # stuck or dead: replace it
+                        worker.stop()
+                        pool[slot] = _Worker(self._context, self._judge)
+        except BaseException:
+            self.close()  # a worker may be mid-task: never hand it the next call's work
+            raise
+        return [results[task] for task in range(len(tasks))]
+
+
 def judge_all(
     tasks: Sequence[tuple[str, str, str]],
     *,
     workers: int,
     timeout: float,
     judge: Callable[[str, str], bool] = is_equivalent,
-    on_done: Callable[[], None] = lambda: None,
 ) -> list[tuple[bool, str]]:
-    """(correct, status) for each (record id, pred, gold) task, in input order.
-
-    Workers fork from a forkserver that has this module loaded, so ``judge`` must be importable
-    by name (tests pass a crashing one) and, as with any non-fork start method, a calling script
-    needs the ``if __name__ == "__main__"`` guard. ``on_done`` is called once per finished task.
-    """
-    if workers < 1 or not timeout > 0:
-        raise ValueError(f"need workers >= 1 and timeout > 0, got workers={workers}, timeout={timeout}")
-    results: dict[int, tuple[bool, str]] = {}
-    pending = deque(range(len(tasks)))
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload([__name__])
-    pool = [_Worker(context, judge) for _ in range(min(workers, len(tasks)))]
-    try:
-        while pending or any(w.task is not None for w in pool):
-            for worker in pool:
-                if worker.task is None and pending:
-                    task = pending.popleft()
-                    worker.assign(task, tasks[task][1], tasks[task][2], timeout)
-            busy = [w for w in pool if w.task is not None]
-            ready = wait([w.conn for w in busy], timeout=max(0.0, min(w.deadline for w in busy) - time.monotonic()))
-            for slot, worker in enumerate(pool):
-                if worker.task is None:
-                    continue
-                record_id, pred, _ = tasks[worker.task]
-                verdict = _verdict(worker, record_id, pred, timeout, ready)
-                if verdict is None:
-                    continue
-                results[worker.task] = verdict
-                worker.task = None
-                on_done()
-                if verdict[1] != "ok":  # stuck or dead: replace it
-                    worker.stop()
-                    pool[slot] = _Worker(context, judge)
-    finally:
-        for worker in pool:
-            worker.stop()
-    return [results[task] for task in range(len(tasks))]
+    """One-off ``JudgePool.judge``: (correct, status) for each (record id, pred, gold) task, in order."""
+    with JudgePool(workers=workers, timeout=timeout, judge=judge) as pool:
+        return pool.judge(tasks)
 
 
 # --- files ------------------------------------------------------------------------------------
@@ -305,23 +332,14 @@ def read_generations(path: str | Path) -> list[dict[str, Any]]:
 
 
 def grade_records(
-    records: Sequence[Mapping[str, Any]],
-    *,
-    workers: int,
-    timeout: float,
-    progress: bool = False,
+    records: Sequence[Mapping[str, Any]], pool: JudgePool, *, progress: bool = False
 ) -> list[dict[str, Any]]:
     """Each record plus ``pred``, ``correct`` and ``grade_status``, in input order."""
     preds = [extract_answer(record["answer"]) for record in records]
     todo = [i for i, pred in enumerate(preds) if pred is not None]
     with tqdm(total=len(records), initial=len(records) - len(todo), unit="answer", desc="grade",
               disable=not progress) as bar:
-        verdicts = judge_all(
-            [(records[i]["id"], preds[i], records[i]["gold"]) for i in todo],
-            workers=workers,
-            timeout=timeout,
-            on_done=lambda: bar.update(1),
-        )
+        verdicts = pool.judge([(records[i]["id"], preds[i], records[i]["gold"]) for i in todo], on_done=lambda: bar.update(1))
     judged = dict(zip(todo, verdicts, strict=True))
     graded = []
     for index, (record, pred) in enumerate(zip(records, preds, strict=True)):

@@ -1,7 +1,7 @@
 """Zero-shot prompt templates (DESIGN §1), character for character as the paper's code uses them.
 
 No chat template is applied: each pair names one of these, and the rendered string is what the
-model's tokenizer encodes. The mini zoo registers its own templates through the same registry.
+model's tokenizer encodes. The mini zoo's template lives here too, so every stage knows it.
 """
 
 from __future__ import annotations
@@ -35,17 +35,10 @@ _TEMPLATES: dict[str, Template] = {
         "<|im_start|>user\n{question}<|im_end|>\n<|im_start|>assistant\n",
         stop=PAPER_STOP,
     ),
+    # The mini zoo (DESIGN §1, demo). Its answers are one line: a model that runs past its EOS
+    # into a new question is cut there.
+    "zoo": Template("Q: {question}\nA:", stop=("\nQ:", "\n\n")),
 }
-
-
-def register_template(name: str, text: str, stop: tuple[str, ...]) -> None:
-    """Add a template (the mini zoo's); refuses to redefine an existing name differently."""
-    if text.count("{question}") != 1:
-        raise ValueError(f"template {name!r} must contain exactly one {{question}} slot")
-    template = Template(text, tuple(stop))
-    if _TEMPLATES.get(name, template) != template:
-        raise ValueError(f"template {name!r} is already registered with different text")
-    _TEMPLATES[name] = template
 
 
 def get_template(name: str) -> Template:

@@ -1,0 +1,301 @@
+"""The mini zoo: synthetic tasks, the shared tokenizer, and the SFT/RL training entry points."""
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+from transformers import LlamaConfig, MistralConfig, Qwen2Config
+
+from rlcircuits.errors import InputFormatError
+from rlcircuits.grading import JudgePool
+from rlcircuits.generation import GenerationSettings, TransformersBackend, generate_answers, stop_rule
+from rlcircuits.models import find_decoder, load_model, load_tokenizer, verify_prenorm
+from rlcircuits.prompts import get_template
+from rlcircuits.zoo import TEMPLATE, rl
+from rlcircuits.zoo.rl import RLSettings, correctness_reward, grade_answers, prompt_rows, train_rl
+from rlcircuits.zoo.tasks import TASKS, make_splits, read_tasks, write_tasks
+from rlcircuits.zoo.tokenizer import build_tokenizer
+from rlcircuits.zoo.training import (
+    METADATA,
+    ModelShape,
+    SFTSettings,
+    completion,
+    practice_lines,
+    prompt,
+    train_sft,
+)
+from script_loader import load_script
+
+# --- tasks ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def pool():
+    with JudgePool(workers=2, timeout=30) as judges:
+        yield judges
+
+
+@pytest.mark.parametrize("task", sorted(TASKS))
+def test_splits_are_reproducible_and_never_share_a_problem(task):
+    splits = make_splits(task, seed=3, n_test=150, n_train=400)
+    assert splits == make_splits(task, seed=3, n_test=150, n_train=400)
+    assert splits != make_splits(task, seed=4, n_test=150, n_train=400)
+    test, train = splits["test"], splits["train"]
+    assert [len(test), len(train)] == [150, 400]
+    assert [t.id for t in test[:2]] == [f"{task}-test-0000", f"{task}-test-0001"]
+    # Disjoint as problems (one worked solution is one problem, whatever the names in the wording).
+    assert not {t.solution for t in test} & {t.solution for t in train}
+    assert not {t.question for t in test} & {t.question for t in train}
+    assert len({t.solution for t in test + train}) == len(test + train)
+    # A smaller test split is a prefix of a larger one: ids are stable.
+    assert make_splits(task, seed=3, n_test=100, n_train=10)["test"] == test[:100]
+
+
+@pytest.mark.parametrize("task", sorted(TASKS))
+def test_every_worked_solution_is_graded_correct_against_its_gold(task, pool):
+    splits = make_splits(task, seed=0, n_test=120, n_train=120)
+    records = splits["test"] + splits["train"]
+    assert all(r.solution.endswith("}") and "\\boxed{" in r.solution for r in records)
+    assert grade_answers([r.solution for r in records], [r.gold for r in records], pool) == [True] * len(records)
+    off_by_one = [r for r in records if r.gold.isdigit()]
+    assert off_by_one
+    assert not any(grade_answers([r.solution for r in off_by_one], [str(int(r.gold) + 1) for r in off_by_one], pool))
+
+
+def test_fraction_golds_are_reduced_latex_while_solutions_box_the_raw_fraction(pool):
+    fractions = [t for t in make_splits("fractions", 0, 300, 10)["test"] if "\\frac" in t.gold]
+    assert fractions
+    unreduced = [t for t in fractions if f"\\boxed{{{t.gold}}}" not in t.solution]
+    assert unreduced and all(grade_answers([t.solution for t in unreduced], [t.gold for t in unreduced], pool))
+
+
+def test_split_files_are_qa_records(tmp_path):
+    splits = make_splits("equations", 1, 5, 5)
+    write_tasks(tmp_path / "test.jsonl", splits["test"])
+    lines = (tmp_path / "test.jsonl").read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line)["id"] for line in lines] == [t.id for t in splits["test"]]
+    assert all(set(json.loads(line)) == {"id", "question", "gold", "solution"} for line in lines)
+    assert read_tasks(tmp_path / "test.jsonl") == splits["test"]
+
+
+def test_task_errors_are_clear(tmp_path):
+    with pytest.raises(ValueError, match="unknown zoo task 'calculus'"):
+        make_splits("calculus", 0, 1, 1)
+    with pytest.raises(ValueError, match="task fractions: only .* new train problems exist"):
+        make_splits("fractions", 0, 10, 5000)
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "a", "question": "q", "gold": "1", "solution": "s"}\n{"id": "a", "question": "q"}\n')
+    with pytest.raises(InputFormatError, match=r"bad\.jsonl:2: missing or empty string field 'gold'"):
+        read_tasks(bad)
+
+
+# --- tokenizer and template -------------------------------------------------------------------
+
+TEXTS = [
+    "Q: Solve for x: 3x+4=19.\nA:",
+    " 3x=19-4=15. x=15/3=5. \\boxed{5}",
+    "Ann has 7 pens, buys 5.  Tabs\tand\n\nnewlines",
+    "unicode: héllo ∑ 😀",
+    "specials inside: <s>a</s><pad>",
+]
+CONFIGS = {"llama": LlamaConfig, "mistral": MistralConfig, "qwen2": Qwen2Config}
+
+
+def test_tokenizer_is_byte_level_with_bos_and_round_trips():
+    tokenizer = build_tokenizer()
+    assert len(tokenizer) == 260
+    assert (tokenizer.pad_token_id, tokenizer.bos_token_id, tokenizer.eos_token_id, tokenizer.unk_token_id) == (0, 1, 2, 3)
+    for text in TEXTS[:4]:
+        ids = tokenizer(text).input_ids
+        assert ids[0] == tokenizer.bos_token_id and len(ids) == 1 + len(text.encode("utf-8"))
+        assert tokenizer.decode(ids, skip_special_tokens=True) == text
+    # No merges: a prompt and its completion encode the same apart as together (TRL concatenates them).
+    whole = tokenizer(TEXTS[0] + TEXTS[1]).input_ids
+    assert whole == tokenizer(TEXTS[0]).input_ids + tokenizer(TEXTS[1], add_special_tokens=False).input_ids
+    assert tokenizer("x</s>", add_special_tokens=False).input_ids[-1] == tokenizer.eos_token_id
+
+
+@pytest.mark.parametrize("architecture", sorted(CONFIGS))
+def test_every_architecture_loads_exactly_this_tokenizer(tmp_path, architecture):
+    """transformers 5 swaps a Qwen2Tokenizer in for model_type qwen2: the encoding must not change."""
+    reference = build_tokenizer()
+    config = CONFIGS[architecture](vocab_size=len(reference), hidden_size=16, intermediate_size=32,
+                                   num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=1)
+    config.save_pretrained(tmp_path)
+    reference.save_pretrained(tmp_path)
+    loaded = load_tokenizer(str(tmp_path))
+    assert loaded.get_vocab() == reference.get_vocab() and len(loaded) == len(reference)
+    for name in ("pad_token_id", "bos_token_id", "eos_token_id", "unk_token_id"):
+        assert getattr(loaded, name) == getattr(reference, name), name
+    for text in TEXTS:
+        for special in (True, False):
+            ids = reference(text, add_special_tokens=special).input_ids
+            assert loaded(text, add_special_tokens=special).input_ids == ids, (text, special)
+            assert loaded.decode(ids, skip_special_tokens=True) == reference.decode(ids, skip_special_tokens=True)
+
+
+def test_reward_grades_the_answer_cut_at_the_stop_string(pool):
+    completions = [" 2+3=5. \\boxed{5}", " 2+3=5. \\boxed{5}\nQ: 1+1? A: \\boxed{2}", " 2+3=6. \\boxed{6}"]
+    reward = correctness_reward(pool)
+    assert reward.__name__ == "correctness_reward"  # TRL logs rewards under the function's name
+    assert reward(completions, gold=["5", "5", "5"]) == [1.0, 1.0, 0.0]
+
+
+def test_online_dpo_prompts_carry_the_bos_the_generate_stage_adds():
+    tokenizer = build_tokenizer()
+    task = make_splits("arithmetic", 0, 1, 1)["test"][0]
+    [row] = prompt_rows([task], bos_text=True)
+    assert tokenizer(row["prompt"], add_special_tokens=False).input_ids == tokenizer(prompt(task.question)).input_ids
+    assert prompt_rows([task])[0] == {"prompt": prompt(task.question), "gold": task.gold}
+
+
+def test_practice_lines_are_true_facts():
+    lines = practice_lines(20, seed=1)
+    assert lines == practice_lines(20, seed=1) and len(lines) == 20
+    for line in lines:
+        facts = line.removesuffix(".").split(". ")
+        assert len(facts) == 10
+        for fact in facts:
+            left, right = fact.split("=")
+            assert eval(left) == int(right), fact  # noqa: S307 - digits and one operator, generated above
+
+
+# --- training ---------------------------------------------------------------------------------
+
+TINY_SFT = SFTSettings(steps=2, batch_size=4, learning_rate=1e-3, practice=4, seed=0)
+TINY_RL = RLSettings(steps=2, prompts_per_step=2, generations=4, max_completion_length=8, seed=0)
+
+
+def _shape(architecture: str) -> ModelShape:
+    return ModelShape(architecture, layers=1, hidden=16, heads=2, kv_heads=1 if architecture != "llama" else 2,
+                      intermediate=32)
+
+
+@pytest.fixture(scope="module")
+def train_files(tmp_path_factory) -> list[Path]:
+    folder = tmp_path_factory.mktemp("tasks")
+    paths = []
+    for task in sorted(TASKS):
+        splits = make_splits(task, 0, 4, 12)
+        write_tasks(folder / f"{task}_test.jsonl", splits["test"])
+        write_tasks(folder / f"{task}_train.jsonl", splits["train"])
+        paths.append(folder / f"{task}_train.jsonl")
+    return paths
+
+
+@pytest.fixture
+def mixed_verdicts(monkeypatch):
+    """An untrained model solves nothing, so every reward would be 0 and nothing would train:
+    a stand-in verdict (parity of the answer's character codes) gives the smoke tests mixed rewards."""
+    monkeypatch.setattr(rl, "grade_answers", lambda answers, golds, pool: [sum(map(ord, a)) % 2 == 0 for a in answers])
+
+
+@pytest.fixture(scope="module")
+def qwen2_base(tmp_path_factory, train_files) -> Path:
+    out = tmp_path_factory.mktemp("zoo") / "qwen2_sft"
+    train_sft(_shape("qwen2"), train_files, TINY_SFT, out)
+    return out
+
+
+def _weights(folder: Path) -> dict[str, torch.Tensor]:
+    return load_file(folder / "model.safetensors")
+
+
+def _assert_loadable_zoo_model(folder: Path, train_files: list[Path]) -> None:
+    """What the workflow's later stages do with a zoo folder: load, check the graph, answer a question."""
+    assert {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", METADATA} <= {
+        p.name for p in folder.iterdir()
+    }
+    model = load_model(str(folder), dtype="float32")
+    verify_prenorm(model, find_decoder(model))
+    tokenizer = load_tokenizer(str(folder))
+    assert tokenizer(TEXTS[0]).input_ids == build_tokenizer()(TEXTS[0]).input_ids
+    settings = GenerationSettings(model=str(folder), revision=None, dtype="float32", backend="transformers",
+                                  template=TEMPLATE, max_new_tokens=6)
+    questions = read_tasks(str(train_files[0]).replace("_train", "_test"))[:2]
+    records = generate_answers(
+        questions, settings, tokenizer=tokenizer, out=folder.parent / f"{folder.name}.jsonl",
+        load_backend=lambda: TransformersBackend(model, tokenizer, stop_rule(tokenizer, get_template(TEMPLATE).stop,
+                                                                             model.generation_config)),
+    )
+    assert [r["id"] for r in records] == [q.id for q in questions]
+    assert all(r["prompt_token_ids"][0] == tokenizer.bos_token_id for r in records)
+
+
+@pytest.mark.parametrize("architecture", ["llama", "mistral"])
+def test_train_sft_writes_a_loadable_model_folder(tmp_path, train_files, architecture):
+    record = train_sft(_shape(architecture), train_files, TINY_SFT, tmp_path / "sft")
+    assert record["shape"]["architecture"] == architecture and record["train_tasks"] == 36
+    assert json.loads((tmp_path / "sft" / METADATA).read_text())["settings"]["steps"] == 2
+    _assert_loadable_zoo_model(tmp_path / "sft", train_files)
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no scratch folder left behind
+
+
+def test_sft_retraining_gives_identical_weights(tmp_path, train_files, qwen2_base):
+    train_sft(_shape("qwen2"), train_files, TINY_SFT, tmp_path / "again")
+    first, second = _weights(qwen2_base), _weights(tmp_path / "again")
+    assert first.keys() == second.keys() and all(torch.equal(first[k], second[k]) for k in first)
+    train_sft(_shape("qwen2"), train_files, replace(TINY_SFT, seed=1), tmp_path / "other")
+    assert not torch.equal(first["model.embed_tokens.weight"], _weights(tmp_path / "other")["model.embed_tokens.weight"])
+
+
+def test_sft_base_answers_in_the_trained_format(qwen2_base, train_files):
+    _assert_loadable_zoo_model(qwen2_base, train_files)
+    assert completion("1+1=2. \\boxed{2}") == " 1+1=2. \\boxed{2}"
+
+
+@pytest.mark.parametrize("algorithm", ["grpo", "rloo", "online_dpo"])
+def test_online_algorithms_write_a_loadable_model_folder(tmp_path, train_files, qwen2_base, mixed_verdicts, algorithm):
+    record = train_rl(algorithm, qwen2_base, train_files, TINY_RL, tmp_path / algorithm)
+    assert record["stage"] == algorithm and record["base"] == str(qwen2_base)
+    _assert_loadable_zoo_model(tmp_path / algorithm, train_files)
+    assert not torch.equal(_weights(qwen2_base)["model.norm.weight"], _weights(tmp_path / algorithm)["model.norm.weight"])
+
+
+def test_grpo_retraining_gives_identical_weights(tmp_path, train_files, qwen2_base, mixed_verdicts):
+    """Sampling included: the same seed draws the same completions."""
+    for name in ("a", "b"):
+        train_rl("grpo", qwen2_base, train_files, TINY_RL, tmp_path / name)
+    first, second = _weights(tmp_path / "a"), _weights(tmp_path / "b")
+    assert all(torch.equal(first[k], second[k]) for k in first)
+
+
+def test_offline_dpo_trains_on_pairs_sampled_once(tmp_path, train_files, qwen2_base, mixed_verdicts):
+    record = train_rl("dpo", qwen2_base, train_files, TINY_RL, tmp_path / "dpo")
+    assert 0 < record["preference_pairs"] <= TINY_RL.steps * TINY_RL.prompts_per_step
+    _assert_loadable_zoo_model(tmp_path / "dpo", train_files)
+
+
+def test_offline_dpo_without_mixed_samples_is_a_clear_error(tmp_path, train_files, qwen2_base, monkeypatch):
+    monkeypatch.setattr(rl, "grade_answers", lambda answers, golds, pool: [False] * len(answers))
+    with pytest.raises(ValueError, match="no preference pairs"):
+        train_rl("dpo", qwen2_base, train_files, TINY_RL, tmp_path / "dpo")
+    assert not (tmp_path / "dpo").exists()
+
+
+# --- command lines ----------------------------------------------------------------------------
+
+
+def test_zoo_tasks_cli_writes_both_splits(tmp_path):
+    cli = load_script("zoo_tasks")
+    argv = ["--task", "fractions", "--seed", "2", "--n-test", "7", "--n-train", "9",
+            "--test-out", str(tmp_path / "t.jsonl"), "--train-out", str(tmp_path / "tr.jsonl")]
+    assert cli.main(argv) == 0
+    assert read_tasks(tmp_path / "t.jsonl") == make_splits("fractions", 2, 7, 9)["test"]
+    assert len(read_tasks(tmp_path / "tr.jsonl")) == 9
+
+
+def test_training_clis_report_bad_input_in_one_line(tmp_path, capsys, qwen2_base):
+    missing = str(tmp_path / "missing.jsonl")
+    assert load_script("train_sft").main(["--architecture", "llama", "--train", missing, "--out", str(tmp_path / "m")]) == 1
+    assert "train_sft: error:" in capsys.readouterr().err
+    assert load_script("train_rl").main(["--algorithm", "grpo", "--base", str(tmp_path), "--train", missing,
+                                         "--out", str(tmp_path / "r")]) == 1
+    assert f"{tmp_path}: not a zoo model folder" in capsys.readouterr().err
+    assert load_script("train_sft").main(["--architecture", "llama", "--heads", "3", "--train", missing,
+                                          "--out", str(tmp_path / "m")]) == 1
+    assert "must divide" in capsys.readouterr().err
+    assert not (tmp_path / "m").exists() and not (tmp_path / "r").exists()
