@@ -44,7 +44,7 @@ def small_zoo() -> dict:
     config["run_name"] = RUN
     config["zoo"] = {
         "tasks": {"seed": 0, "n_test": 100, "n_train": 400},
-        "sft": {"llama": {"architecture": "llama", "steps": 300, "seed": 0}},
+        "sft": {"llama": {"architecture": "llama", "steps": 450, "seed": 0}},
         "rl": {name: {"algorithm": name, "base": "llama", "steps": 2, "prompts_per_step": 4, "learning_rate": 1e-5}
                for name in ("grpo", "dpo", "online_dpo")},
     }
