@@ -72,7 +72,7 @@ class RLSettings:
     (GRPO/RLOO's group, offline DPO's one-off samples; online DPO always draws two).
     """
 
-    steps: int = 60
+    steps: int = 40
     prompts_per_step: int = 8
     generations: int = 8
     learning_rate: float = 5e-5
@@ -173,6 +173,8 @@ def _online_trainer(
     from datasets import Dataset
 
     common = trainer_arguments(scratch, settings, settings.steps, settings.prompts_per_step)
+    # Plain sampling at the set temperature (no top-k/top-p truncation), KL or DPO beta.
+    sampling = dict(temperature=settings.temperature, top_k=0, top_p=1.0, beta=settings.beta)
     if algorithm in ("grpo", "rloo"):
         from trl import GRPOConfig, GRPOTrainer, RLOOConfig, RLOOTrainer
 
@@ -181,10 +183,7 @@ def _online_trainer(
             **{**common, "per_device_train_batch_size": settings.prompts_per_step * settings.generations},
             num_generations=settings.generations,
             max_completion_length=settings.max_completion_length,
-            temperature=settings.temperature,
-            top_k=0,
-            top_p=1.0,
-            beta=settings.beta,
+            **sampling,
         )
         return trainer_class(
             model=model, reward_funcs=correctness_reward(pool), args=args,
@@ -197,10 +196,7 @@ def _online_trainer(
         **common,
         max_new_tokens=settings.max_completion_length,
         max_length=MAX_POSITIONS,
-        temperature=settings.temperature,
-        top_k=0,
-        top_p=1.0,
-        beta=settings.beta,
+        **sampling,
     )
     return OnlineDPOTrainer(
         model=model, reward_funcs=correctness_reward(pool), args=args,

@@ -89,7 +89,7 @@ class ModelShape:
 class SFTSettings:
     """Everything besides the shape and data that decides an SFT base's weights."""
 
-    steps: int = 1000
+    steps: int = 850
     batch_size: int = 32
     learning_rate: float = 3e-3
     warmup_ratio: float = 0.05
