@@ -1,6 +1,9 @@
 """The mini zoo: synthetic tasks, the shared tokenizer, and the SFT/RL training entry points."""
 
 import json
+import os
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -28,6 +31,8 @@ from rlcircuits.zoo.training import (
     train_sft,
 )
 from script_loader import load_script
+
+REPO = Path(__file__).resolve().parents[1]
 
 # --- tasks ------------------------------------------------------------------------------------
 
@@ -286,6 +291,16 @@ def test_zoo_tasks_cli_writes_both_splits(tmp_path):
     assert cli.main(argv) == 0
     assert read_tasks(tmp_path / "t.jsonl") == make_splits("fractions", 2, 7, 9)["test"]
     assert len(read_tasks(tmp_path / "tr.jsonl")) == 9
+
+
+def test_the_training_scripts_send_no_telemetry():
+    """TRL pings the Hub from every trainer unless huggingface_hub starts with telemetry off."""
+    code = ("import runpy, sys; sys.argv = ['train_rl.py', '--help']\n"
+            "try:\n    runpy.run_path('scripts/train_rl.py', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+            "import huggingface_hub.constants as c; print('telemetry off:', c.HF_HUB_DISABLE_TELEMETRY)")
+    env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_DISABLE_TELEMETRY", "HF_HUB_OFFLINE")}
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, check=True)
+    assert "telemetry off: True" in done.stdout
 
 
 def test_training_clis_report_bad_input_in_one_line(tmp_path, capsys, qwen2_base):
