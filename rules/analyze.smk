@@ -38,8 +38,7 @@ rule tables:
         f"{LOGS}/tables.log",
     params:
         algorithms=" ".join(
-            "--algorithm " + shlex.quote(f"{pair}={spec['algorithm']}")
-            for pair, spec in config["pairs"].items()
+            f"--algorithm {shlex.quote(label)}" for label in ALGORITHM_LABELS
         ),
     shell:
         "python scripts/tables.py --metrics {input} {params.algorithms} --out {output} > {log} 2>&1"

@@ -12,6 +12,10 @@ DATASETS = list(config["datasets"])
 ALPHAS = [str(alpha) for alpha in config["alphas"]]
 ROLES = ["base", "rl"]
 GPU = 1 if config["device"] == "cuda" else 0
+# pair=algorithm labels of Table 1 (shell-quoted where used: "online DPO" has a space).
+ALGORITHM_LABELS = [
+    f"{pair}={spec['algorithm']}" for pair, spec in config["pairs"].items()
+]
 
 
 def _choice(names):
