@@ -3,7 +3,7 @@ import os
 import pytest
 
 from rlcircuits.errors import InputFormatError
-from rlcircuits.files import atomic_output, iter_jsonl
+from rlcircuits.files import atomic_folder, atomic_output, iter_jsonl
 
 
 def test_atomic_output_appears_only_on_success_with_the_usual_mode(tmp_path):
@@ -18,6 +18,31 @@ def test_atomic_output_appears_only_on_success_with_the_usual_mode(tmp_path):
         os.umask(previous)
     assert (tmp_path / "x.txt").stat().st_mode & 0o777 == 0o644  # not mkstemp's 0600
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x.txt"]
+
+
+def test_atomic_folder_replaces_the_old_one_only_on_success(tmp_path):
+    out = tmp_path / "model"
+    with atomic_folder(out) as folder:
+        (folder / "weights").write_text("v1")
+        os.chmod(folder / "weights", 0o600)
+        assert not out.exists()
+    assert (out / "weights").read_text() == "v1"
+    assert (out / "weights").stat().st_mode & 0o777 == 0o666 & ~_current_umask()
+    with pytest.raises(RuntimeError, match="killed"):
+        with atomic_folder(out) as folder:
+            (folder / "weights").write_text("half")
+            raise RuntimeError("killed")
+    assert (out / "weights").read_text() == "v1"
+    with atomic_folder(out) as folder:
+        (folder / "weights").write_text("v2")
+    assert (out / "weights").read_text() == "v2"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]  # no scratch or stale folder left
+
+
+def _current_umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
 
 
 def test_iter_jsonl_names_the_line(tmp_path):

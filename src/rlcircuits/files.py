@@ -1,11 +1,13 @@
-"""Atomic output files: a killed job must never leave a file that looks complete."""
+"""Atomic outputs: a killed job must never leave a file or folder that looks complete."""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import os
+import shutil
 import tempfile
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -29,6 +31,29 @@ def atomic_output(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp_name)
+        raise
+
+
+@contextlib.contextmanager
+def atomic_folder(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """A scratch folder beside ``path`` that replaces it only if the block succeeds."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    scratch = target.parent / f".{target.name}.{uuid.uuid4().hex[:12]}.tmp"
+    scratch.mkdir()
+    try:
+        yield scratch
+        for child in scratch.iterdir():  # e.g. safetensors writes 0600; outputs get the usual mode
+            child.chmod(0o666 & ~_umask())
+        if target.exists():
+            stale = target.parent / f".{target.name}.{uuid.uuid4().hex[:12]}.old"
+            target.rename(stale)
+            scratch.rename(target)
+            shutil.rmtree(stale)
+        else:
+            scratch.rename(target)
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
         raise
 
 

@@ -9,21 +9,18 @@ tables in minutes on one CPU core.
 
 Runs are reproducible: one thread, deterministic algorithms, every seed fixed, so retraining
 with the same settings gives identical weights. A model folder (config, safetensors, tokenizer,
-``zoo_training.json``) is written beside its destination and renamed into place, so a killed
-run leaves no folder that looks complete.
+``zoo_training.json``) is written beside its destination and renamed into place
+(``files.atomic_folder``), so a killed run leaves no folder that looks complete.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import random
-import shutil
 import tempfile
 import time
-import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -31,7 +28,7 @@ from typing import Any
 import torch
 from transformers import LlamaConfig, MistralConfig, PretrainedConfig, PreTrainedModel, Qwen2Config
 
-from rlcircuits.files import _umask
+from rlcircuits.files import atomic_folder
 from rlcircuits.prompts import render_prompt
 from rlcircuits.zoo import TEMPLATE
 from rlcircuits.zoo.tasks import Task, read_tasks
@@ -214,35 +211,12 @@ def trainer_arguments(scratch: Path, settings: Any, steps: int, batch_size: int)
     )
 
 
-@contextlib.contextmanager
-def model_folder(out: str | Path) -> Iterator[Path]:
-    """A scratch folder beside ``out`` that replaces it only if the block succeeds."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    scratch = out.parent / f".{out.name}.{uuid.uuid4().hex[:12]}.tmp"
-    scratch.mkdir()
-    try:
-        yield scratch
-        for path in scratch.iterdir():  # safetensors writes 0600; outputs get the usual mode
-            path.chmod(0o666 & ~_umask())
-        if out.exists():
-            stale = out.parent / f".{out.name}.{uuid.uuid4().hex[:12]}.old"
-            out.rename(stale)
-            scratch.rename(out)
-            shutil.rmtree(stale)
-        else:
-            scratch.rename(out)
-    except BaseException:
-        shutil.rmtree(scratch, ignore_errors=True)
-        raise
-
-
 def save_model(model: PreTrainedModel, out: str | Path, metadata: Mapping[str, Any]) -> None:
     """Write a standard HF model folder (weights, config, tokenizer) plus the training record."""
     tokenizer = build_tokenizer()
     model.config.update({**special_ids(tokenizer), "use_cache": True})  # trainers turn the cache off
     model.generation_config.update(**special_ids(tokenizer))
-    with model_folder(out) as folder:
+    with atomic_folder(out) as folder:
         model.save_pretrained(folder)
         save_tokenizer(folder)
         (folder / METADATA).write_text(json.dumps(metadata, indent=2, sort_keys=True) + "\n", encoding="utf-8")
