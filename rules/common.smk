@@ -12,6 +12,12 @@ DATASETS = list(config["datasets"])
 ALPHAS = [str(alpha) for alpha in config["alphas"]]
 ROLES = ["base", "rl"]
 GPU = 1 if config["device"] == "cuda" else 0
+for _pair, _spec in config["pairs"].items():
+    if "ablation_of" in _spec and _spec["ablation_of"] not in set(PAIRS) - {_pair}:
+        raise ValueError(
+            f"config pairs.{_pair}.ablation_of: {_spec['ablation_of']!r} is not another pair"
+            f" ({', '.join(PAIRS)})"
+        )
 # pair=algorithm labels of Table 1 (shell-quoted where used: "online DPO" has a space).
 ALGORITHM_LABELS = [
     f"{pair}={spec['algorithm']}" for pair, spec in config["pairs"].items()

@@ -36,6 +36,15 @@ def test_a_zoo_rl_model_must_name_an_sft_base(tmp_path):
     assert "config zoo.rl.llama_grpo.base: 'gpt2' is not an SFT model of zoo.sft" in done.stdout + done.stderr
 
 
+def test_an_ablation_must_name_another_pair(tmp_path):
+    folder = workdir(tmp_path)
+    config = demo_config()
+    config["pairs"]["qwen2_online_dpo"]["ablation_of"] = "qwen2_ppo"
+    done = snakemake(folder, "-n", "--configfile", str(write_config(folder, config)))
+    assert done.returncode != 0
+    assert "config pairs.qwen2_online_dpo.ablation_of: 'qwen2_ppo' is not another pair" in done.stdout + done.stderr
+
+
 def small_zoo() -> dict:
     """One SFT base (a few hundred steps: some answers right, so both-correct selection has
     samples), tuned three ways for two steps each; 100 test questions per task; one alpha."""
