@@ -2,6 +2,12 @@
 import os
 import re
 import shlex
+import sys
+
+# The library's own definitions (torch-free modules only: this runs at parse time, on the host).
+sys.path.insert(0, f"{workflow.basedir}/src")
+from rlcircuits.contracts import ROLES
+from rlcircuits.files import is_local_path
 
 RUN = config["run_name"]
 OUT = f"results/{RUN}"
@@ -10,7 +16,6 @@ BENCH = f"benchmarks/{RUN}"
 PAIRS = list(config["pairs"])
 DATASETS = list(config["datasets"])
 ALPHAS = [str(alpha) for alpha in config["alphas"]]
-ROLES = ["base", "rl"]
 GPU = 1 if config["device"] == "cuda" else 0
 for _pair, _spec in config["pairs"].items():
     if "ablation_of" in _spec and _spec["ablation_of"] not in set(PAIRS) - {_pair}:
@@ -43,7 +48,7 @@ def model_spec(wildcards):
 def model_path(pair, role):
     """Where a model's files live: a fetched Hub snapshot, or the configured local folder."""
     model = config["pairs"][pair][role]["model"]
-    if os.path.isabs(model) or model.startswith((".", "~")) or model.count(os.sep) > 1:
+    if is_local_path(model):
         return model
     return f"models/{pair}/{role}"
 

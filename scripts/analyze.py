@@ -11,10 +11,11 @@ import json
 import sys
 
 from rlcircuits.analysis import analyze_cell
-from rlcircuits.eap import load_attribution
 from rlcircuits.cli import run_stage
+from rlcircuits.contracts import load_attribution
 from rlcircuits.files import atomic_output
 from rlcircuits.metrics import MetricOptions
+from rlcircuits.options import KURTOSIS_OF
 
 DEFAULTS = MetricOptions()
 
@@ -28,7 +29,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--alpha", required=True, type=float)
     parser.add_argument("--out", required=True, help="output metrics JSON")
     parser.add_argument("--bins", type=int, default=DEFAULTS.bins, help="histogram bins for information complexity")
-    parser.add_argument("--kurtosis-of", choices=("signed", "abs"), default=DEFAULTS.kurtosis_of)
+    parser.add_argument("--kurtosis-of", choices=KURTOSIS_OF, default=DEFAULTS.kurtosis_of)
     parser.add_argument("--structural-zeros", action="store_true", help="count non-edges as zero-valued edges")
     parser.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples for pooled metrics")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed")

@@ -13,9 +13,10 @@ import logging
 import sys
 
 from rlcircuits.cli import run_stage
-from rlcircuits.eap import LAYOUTS, attribute, cut_length, save_attribution, truncated_loss_input
-from rlcircuits.models import DTYPES, load_model
-from rlcircuits.selection import ROLES, read_selection
+from rlcircuits.contracts import ROLES, read_selection, save_attribution
+from rlcircuits.eap import attribute, cut_length, truncated_loss_input
+from rlcircuits.models import load_model
+from rlcircuits.options import DTYPE_NAMES, LAYOUTS
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -27,7 +28,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--alpha", required=True, type=float, help="answer fraction scored by the loss")
     parser.add_argument("--out", required=True, help="output .npz path")
     parser.add_argument("--layout", default="paper", choices=LAYOUTS, help="graph layout (default: paper)")
-    parser.add_argument("--dtype", default="bfloat16", choices=sorted(DTYPES), help="model dtype (default: bfloat16)")
+    parser.add_argument("--dtype", default="bfloat16", choices=DTYPE_NAMES, help="model dtype (default: bfloat16)")
     parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (default: cpu)")
     parser.add_argument("--batch-tokens", type=int, default=4096, help="token budget (rows x padded length) per forward")
     parser.add_argument("--trust-remote-code", action="store_true", help="allow model code from the Hub (off by default)")

@@ -4,7 +4,7 @@
 For every question the gold solution is presented as a model answer and should be graded
 correct; a deliberately wrong answer in the same form should not. Then the 800 responses of the
 grader fixture (100 MATH questions x 8) are graded against ``gt`` and compared with the Qwen2.5-Math
-grader's ``score``. Everything runs through ``rlcircuits.grading.grade_records``, the stage's code
+grader's ``score``. Everything runs through ``rlcircuits.grading.records.grade_records``, the stage's code
 path (worker processes, hard per-answer limit), and timeouts are counted.
 
 Gold presented as an answer:
@@ -37,7 +37,9 @@ from typing import Any, NamedTuple
 
 from rlcircuits.datasets import load_questions
 from rlcircuits.files import iter_jsonl
-from rlcircuits.grading import JudgePool, as_latex, grade_records
+from rlcircuits.grading.equivalence import as_latex
+from rlcircuits.grading.pool import JudgePool
+from rlcircuits.grading.records import grade_records
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 DATASETS = ("gsm8k", "math", "math500", "college_math")

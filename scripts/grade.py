@@ -15,7 +15,9 @@ import os
 import sys
 
 from rlcircuits.cli import run_stage
-from rlcircuits.grading import JudgePool, grade_records, read_generations, write_jsonl
+from rlcircuits.contracts import read_generations, write_graded
+from rlcircuits.grading.pool import JudgePool
+from rlcircuits.grading.records import grade_generations
 
 log = logging.getLogger("grade")
 
@@ -34,10 +36,10 @@ def grade(args: argparse.Namespace) -> None:
     records = read_generations(args.generations)
     log.info("%s: %d answers, %d workers, %gs limit each", args.generations, len(records), args.workers, args.timeout)
     with JudgePool(workers=args.workers, timeout=args.timeout) as pool:
-        graded = grade_records(records, pool, progress=not args.no_progress)
-    write_jsonl(args.out, graded)
-    statuses = [record["grade_status"] for record in graded]
-    n_correct = sum(record["correct"] for record in graded)
+        graded = grade_generations(records, pool, progress=not args.no_progress)
+    write_graded(args.out, graded)
+    statuses = [record.grade_status for record in graded]
+    n_correct = sum(record.correct for record in graded)
     log.info("wrote %s: %d/%d correct (%.1f%%); %d without an answer, %d timed out, %d crashed",
              args.out, n_correct, len(graded), 100 * n_correct / max(len(graded), 1),
              statuses.count("no_answer"), statuses.count("timeout"), statuses.count("crashed"))

@@ -14,11 +14,12 @@ import sys
 from rlcircuits.cli import run_stage
 from rlcircuits.errors import RLCircuitsError
 from rlcircuits.files import atomic_output
+from rlcircuits.options import DEVICES
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--device", required=True, choices=("cuda", "cpu"), help="the config's device")
+    parser.add_argument("--device", required=True, choices=DEVICES, help="the config's device")
     parser.add_argument("--config-name", required=True, help="run name, for the message")
     parser.add_argument("--out", required=True, help="JSON record of the hardware found")
     return parser.parse_args(argv)

@@ -10,15 +10,17 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import fields
 from pathlib import Path
 
 import pandas as pd
 import yaml
 
 from rlcircuits.cli import run_stage
+from rlcircuits.contracts import ROLES, read_graded, read_selection
 from rlcircuits.errors import RLCircuitsError
 from rlcircuits.figures import diversity_summary
-from rlcircuits.files import atomic_output, iter_jsonl
+from rlcircuits.files import atomic_output
 from rlcircuits.report import ReportInputs, inline_png, provenance, render
 from rlcircuits.tables import TABLE1_COLUMNS, read_cell
 
@@ -58,14 +60,14 @@ def _examples(run: Path, selections: list[dict]) -> list[dict[str, str]]:
         if not record.get("first_id"):
             continue
         answers = {}
-        for role in ("base", "rl"):
+        for role in ROLES:
             graded = run / "graded" / record["pair"] / role / f"{record['dataset']}.jsonl"
             if graded.is_file():
-                answers[role] = next((r for _, r in iter_jsonl(graded) if str(r.get("id")) == record["first_id"]), None)
+                answers[role] = next((r for r in read_graded(graded) if r.id == record["first_id"]), None)
         if answers.get("base") and answers.get("rl"):
             examples.append({"pair": record["pair"], "dataset": record["dataset"], "id": record["first_id"],
-                             "question": answers["base"]["question"], "base": answers["base"]["answer"],
-                             "rl": answers["rl"]["answer"]})
+                             "question": answers["base"].question, "base": answers["base"].answer,
+                             "rl": answers["rl"].answer})
     return examples
 
 
@@ -75,10 +77,9 @@ def gather(args: argparse.Namespace) -> ReportInputs:
     table1 = _csv(run / "tables" / "table1.csv")
     selections = []
     for path in sorted((run / "selection").glob("*/*.json")):
-        record = json.loads(path.read_text(encoding="utf-8"))
-        samples = record.pop("samples", [])
-        record["first_id"] = samples[0]["id"] if samples else None
-        selections.append(record)
+        selection = read_selection(path)
+        record = {f.name: getattr(selection, f.name) for f in fields(selection) if f.name != "samples"}
+        selections.append({**record, "first_id": selection.samples[0].id})
     cells = [read_cell(p) for p in sorted((run / "metrics").glob("*/*/*.json"))]
     revisions = {}
     for folder in args.models:

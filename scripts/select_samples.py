@@ -15,7 +15,8 @@ import logging
 import sys
 
 from rlcircuits.cli import run_stage
-from rlcircuits.selection import SelectionParams, read_graded, select_samples, write_selection
+from rlcircuits.contracts import read_graded, write_selection
+from rlcircuits.selection import SelectionParams, select_samples
 
 DEFAULTS = SelectionParams()
 
@@ -40,8 +41,8 @@ def select(args: argparse.Namespace) -> None:
     selection = select_samples(read_graded(args.base), read_graded(args.rl), params, pair=args.pair, dataset=args.dataset)
     write_selection(args.out, selection)
     logging.getLogger("select").info(
-        "%s/%s: T_bar=%.1f, counts %s%s", args.pair, args.dataset, selection["t_bar"], selection["counts"],
-        " (fewer than N)" if selection["fewer_than_n"] else "",
+        "%s/%s: T_bar=%.1f, counts %s%s", args.pair, args.dataset, selection.t_bar, selection.counts,
+        " (fewer than N)" if selection.fewer_than_n else "",
     )
 
 

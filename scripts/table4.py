@@ -12,8 +12,7 @@ import argparse
 import sys
 
 from rlcircuits.cli import run_stage
-from rlcircuits.grading import graded_files, table4
-from rlcircuits.tables import write_csv
+from rlcircuits.tables import graded_files, table4, write_csv
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -14,7 +14,8 @@ import argparse
 import sys
 
 from rlcircuits.cli import run_stage
-from rlcircuits.zoo.rl import ALGORITHMS, RLSettings, train_rl
+from rlcircuits.options import ALGORITHMS
+from rlcircuits.zoo.rl import RLSettings, train_rl
 
 DEFAULTS = RLSettings()
 

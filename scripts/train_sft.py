@@ -13,7 +13,8 @@ import argparse
 import sys
 
 from rlcircuits.cli import run_stage
-from rlcircuits.zoo.training import ARCHITECTURES, ModelShape, SFTSettings, train_sft
+from rlcircuits.options import ARCHITECTURES
+from rlcircuits.zoo.training import ModelShape, SFTSettings, train_sft
 
 SHAPE, SETTINGS = ModelShape("llama"), SFTSettings()
 

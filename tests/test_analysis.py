@@ -1,5 +1,6 @@
 """analyze: two attribution files of one cell -> the metrics record, or a clear error."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -7,7 +8,8 @@ import pytest
 
 import tiny_models
 from rlcircuits.analysis import analyze_cell
-from rlcircuits.eap import attribute, load_attribution, save_attribution, truncated_loss_input
+from rlcircuits.contracts import load_attribution, save_attribution
+from rlcircuits.eap import attribute, truncated_loss_input
 from rlcircuits.errors import InputFormatError
 from rlcircuits.metrics import intensity_per_sample
 from script_loader import load_script
@@ -35,7 +37,7 @@ def test_cell_record(npz_pair):
     record = analyze_cell(base, rl, label="tiny/toy/alpha0.5", resamples=50)
     assert record["n_samples"] == 6 and record["sample_ids"] == [f"q{i}" for i in range(6)]
     intensity = record["metrics"]["intensity"]
-    expected = intensity_per_sample(base["scores"][:, base["edge_mask"]].astype(np.float64))
+    expected = intensity_per_sample(base.scores[:, base.edge_mask].astype(np.float64))
     assert intensity["base"] == pytest.approx(expected.mean())
     assert record["per_sample"]["intensity"]["base"] == pytest.approx(expected.tolist())
     for name in ("complexity", "diversity"):
@@ -48,7 +50,7 @@ def test_cell_record(npz_pair):
 
 def test_mismatched_samples_are_refused(npz_pair):
     base, rl = load_attribution(npz_pair["base"]), load_attribution(npz_pair["rl"])
-    rl["sample_ids"] = rl["sample_ids"][::-1]
+    rl = dataclasses.replace(rl, sample_ids=rl.sample_ids[::-1])
     with pytest.raises(InputFormatError, match="cell-x: base and RL attribution files differ in sample_ids"):
         analyze_cell(base, rl, label="cell-x")
 

@@ -9,14 +9,16 @@ import numpy as np
 import pytest
 
 import tiny_models
-from rlcircuits.eap import attribute, load_attribution, truncated_loss_input
+from rlcircuits.contracts import load_attribution
+from rlcircuits.eap import attribute, truncated_loss_input
 from script_loader import load_script
 
 SCRIPT = Path(__file__).parents[1] / "scripts" / "attribute.py"
 
 
 def _selection(path: Path, samples: list[dict], t_bar: float = 8.0) -> Path:
-    path.write_text(json.dumps({"pair": "tiny", "dataset": "toy", "t_bar": t_bar, "samples": samples}))
+    path.write_text(json.dumps({"pair": "tiny", "dataset": "toy", "t_bar": t_bar, "thresholds": {}, "counts": {},
+                                "fewer_than_n": False, "samples": samples}))
     return path
 
 
@@ -52,18 +54,18 @@ def test_writes_the_design_npz(tmp_path, model_dir):
     done = _run(*_common(model_dir, selection, out), "--batch-tokens", "12")
     assert done.returncode == 0, done.stderr
     data = load_attribution(out)
-    assert data["scores"].dtype == np.float32 and data["scores"].shape == (3, 5, 9)
-    assert data["edge_mask"].dtype == bool and data["edge_mask"].sum() == 4 * 4 + 3 * 2 + 1
-    assert list(data["src_names"]) == ["embed", "attn0", "mlp0", "attn1", "mlp1"]
-    assert data["dst_names"][-1] == "logits" and list(data["sample_ids"]) == ["q1", "q2", "q3"]
-    assert int(data["t_cut"]) == 4 and list(data["n_targets"]) == [4, 4, 4]
+    assert data.scores.dtype == np.float32 and data.scores.shape == (3, 5, 9)
+    assert data.edge_mask.dtype == bool and data.edge_mask.sum() == 4 * 4 + 3 * 2 + 1
+    assert list(data.src_names) == ["embed", "attn0", "mlp0", "attn1", "mlp1"]
+    assert data.dst_names[-1] == "logits" and list(data.sample_ids) == ["q1", "q2", "q3"]
+    assert int(data.t_cut) == 4 and list(data.n_targets) == [4, 4, 4]
     # Same numbers as the library on the RL model's own answer, truncated to T_cut = int(0.5 * 8).
     model = tiny_models.build("qwen2")
     items = [truncated_loss_input(s["id"], s["rl"]["prompt_token_ids"], s["rl"]["answer_token_ids"], 4)
              for s in json.loads(selection.read_text())["samples"]]
     expected = attribute(model, items)
-    np.testing.assert_allclose(data["scores"], expected.scores, rtol=1e-5, atol=1e-7)
-    np.testing.assert_allclose(data["losses"], expected.losses, rtol=1e-6)
+    np.testing.assert_allclose(data.scores, expected.scores, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(data.losses, expected.losses, rtol=1e-6)
     assert not list(out.parent.glob(".*.tmp"))
 
 
@@ -127,7 +129,7 @@ def test_non_finite_scores(capsys, tmp_path):
 
 def test_interrupted_write_leaves_no_output(tmp_path, monkeypatch):
     """A job killed while saving leaves neither the output nor a temporary file behind."""
-    from rlcircuits import eap
+    from rlcircuits import contracts
 
     model = tiny_models.build("llama")
     result = attribute(model, [truncated_loss_input("q", [1, 2], [3, 4], 2)])
@@ -138,6 +140,6 @@ def test_interrupted_write_leaves_no_output(tmp_path, monkeypatch):
 
     monkeypatch.setattr(np, "savez", explode)
     with pytest.raises(KeyboardInterrupt):
-        eap.save_attribution(out, result, t_cut=2)
+        contracts.save_attribution(out, result, t_cut=2)
     assert list(tmp_path.iterdir()) == []
 

@@ -3,7 +3,7 @@ import os
 import pytest
 
 from rlcircuits.errors import InputFormatError
-from rlcircuits.files import atomic_folder, atomic_output, iter_jsonl
+from rlcircuits.files import atomic_folder, atomic_output, is_local_path, iter_jsonl
 
 
 def test_atomic_output_appears_only_on_success_with_the_usual_mode(tmp_path):
@@ -54,3 +54,13 @@ def test_iter_jsonl_names_the_line(tmp_path):
         next(rows)
     with pytest.raises(InputFormatError, match="graded file not found"):
         next(iter_jsonl(tmp_path / "none.jsonl", what="graded file"))
+
+
+@pytest.mark.parametrize(
+    ("name", "local"),
+    [("/abs/model", True), ("./model", True), ("../model", True), ("~/model", True), ("results/demo/zoo/sft/llama", True),
+     ("deepseek-ai/deepseek-math-7b-rl", False), ("gpt2", False)],
+)
+def test_is_local_path(name, local):
+    """The loaders and rules/common.smk's model_path decide "local folder or Hub id" with this one function."""
+    assert is_local_path(name) is local

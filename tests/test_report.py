@@ -10,6 +10,7 @@ import yaml
 from PIL import Image
 
 import browser
+import records
 from rlcircuits.report import claims
 from rlcircuits.figures import diversity_bars, output_entropy_lines, relative_change_heatmap, save_figure
 from rlcircuits.tables import table1, write_csv
@@ -50,13 +51,14 @@ def run_dir(tmp_path_factory) -> Path:
                  "thresholds": {"beta": 0.5, "gamma": 1.5, "delta": 0.5, "n": 100, "seed": 42},
                  "counts": {"questions": 50, "base_correct": 20, "rl_correct": 30, "both_correct": 18,
                             "equal_prompt_length": 18, "length_window": 15, "balanced": 12, "selected": 12},
-                 "fewer_than_n": True, "samples": [{"id": "q7"}]}
+                 "fewer_than_n": True,
+                 "samples": [{"id": "q7", **dict.fromkeys(("base", "rl"), {"prompt_token_ids": [1], "answer_token_ids": [2]})}]}
     (run / "selection" / "llama_grpo").mkdir(parents=True)
     (run / "selection" / "llama_grpo" / "arith.json").write_text(json.dumps(selection))
     for role in ("base", "rl"):
         graded = run / "graded" / "llama_grpo" / role / "arith.jsonl"
         graded.parent.mkdir(parents=True)
-        graded.write_text(json.dumps({"id": "q7", "question": "2 + 2 = ? <b>bold?</b>", "answer": EVIL}) + "\n")
+        graded.write_text(json.dumps(records.graded("q7", True, question="2 + 2 = ? <b>bold?</b>", answer=EVIL)) + "\n")
     bench = root / "benchmarks" / "attribute"
     bench.mkdir(parents=True)
     (bench / "job1.tsv").write_text("s\th:m:s\tmax_rss\n12.5\t0:00:12\t100\n")

@@ -6,19 +6,15 @@ from pathlib import Path
 
 import pytest
 
+from records import graded
+from rlcircuits.contracts import GradedRecord, read_selection
 from rlcircuits.errors import InputFormatError
-from rlcircuits.selection import (
-    GradedAnswer,
-    RoleTokens,
-    SelectionParams,
-    read_graded,
-    read_selection,
-    select_samples,
-)
+from rlcircuits.selection import SelectionParams, select_samples
 from script_loader import load_script
 
-def _answer(qid: str, correct: bool, prompt_len: int, answer_len: int, offset: int = 0) -> GradedAnswer:
-    return GradedAnswer(qid, correct, RoleTokens(tuple(range(prompt_len)), tuple(range(offset, offset + answer_len))))
+def _answer(qid: str, correct: bool, prompt_len: int, answer_len: int, offset: int = 0) -> GradedRecord:
+    return GradedRecord.from_json(graded(qid, correct, prompt_token_ids=list(range(prompt_len)),
+                                         answer_token_ids=list(range(offset, offset + answer_len))))
 
 
 # (id, base correct, rl correct, base prompt len, rl prompt len, base answer len, rl answer len)
@@ -42,26 +38,26 @@ def test_hand_built_example():
     base, rl = _graded()
     result = select_samples(base, rl, SelectionParams(n=1), pair="p", dataset="d")
     # Both-correct: q0 q2 q3 q4 q5; base mean (10+10+2+6+12)/5 = 8, RL mean (10+10+2+16+12)/5 = 10.
-    assert result["t_bar"] == 8.0
-    assert result["thresholds"]["min_mean_length"] == 4 and result["thresholds"]["max_mean_length"] == 12
-    assert result["counts"] == {
+    assert result.t_bar == 8.0
+    assert result.thresholds["min_mean_length"] == 4 and result.thresholds["max_mean_length"] == 12
+    assert result.counts == {
         "questions": 6, "base_correct": 5, "rl_correct": 6, "both_correct": 5,
         "equal_prompt_length": 4, "length_window": 3, "balanced": 2, "selected": 1,
     }
     random.seed(42)
     expected = random.sample(["q0", "q5"], 1)
-    assert [s["id"] for s in result["samples"]] == expected
-    assert result["fewer_than_n"] is False
-    chosen = result["samples"][0]
-    assert chosen["rl"]["answer_token_ids"][0] == 100  # each model keeps its own answer ids
-    assert (result["pair"], result["dataset"]) == ("p", "d")
+    assert [s.id for s in result.samples] == expected
+    assert result.fewer_than_n is False
+    chosen = result.samples[0]
+    assert chosen.rl.answer_token_ids[0] == 100  # each model keeps its own answer ids
+    assert (result.pair, result.dataset) == ("p", "d")
 
 
 def test_fewer_than_n_takes_all_and_says_so():
     base, rl = _graded()
     result = select_samples(base, rl, SelectionParams(), pair="p", dataset="d")
-    assert result["fewer_than_n"] is True
-    assert [s["id"] for s in result["samples"]] == ["q0", "q5"]
+    assert result.fewer_than_n is True
+    assert [s.id for s in result.samples] == ["q0", "q5"]
 
 
 def test_nothing_left_names_pair_and_dataset():
@@ -78,17 +74,8 @@ def test_mismatched_questions_are_refused():
         select_samples([_answer("a", True, 3, 5)], [_answer("b", True, 3, 5)], SelectionParams(), pair="p", dataset="d")
 
 
-def _write_graded(path: Path, answers: list[GradedAnswer]) -> Path:
-    path.write_text(
-        "".join(
-            json.dumps({
-                "id": a.id, "question": "?", "gold": "1", "prompt": "?", "prompt_token_ids": list(a.tokens.prompt_token_ids),
-                "answer": "1", "answer_token_ids": list(a.tokens.answer_token_ids), "finish_reason": "stop",
-                "pred": "1", "correct": a.correct,
-            }) + "\n"
-            for a in answers
-        )
-    )
+def _write_graded(path: Path, answers: list[GradedRecord]) -> Path:
+    path.write_text("".join(json.dumps(a.to_json()) + "\n" for a in answers))
     return path
 
 
@@ -104,16 +91,3 @@ def test_cli_output_is_what_attribute_reads(tmp_path):
     assert selection.samples[0].base.prompt_token_ids == (0, 1, 2, 3, 4)
     assert cli.main([*args[:-1], str(tmp_path / "none.json"), "--beta", "1.3", "--gamma", "1.2"]) == 1
     assert not (tmp_path / "none.json").exists()
-
-
-def test_graded_file_errors_name_the_line(tmp_path):
-    path = tmp_path / "g.jsonl"
-    path.write_text('{"id": "a", "correct": true, "prompt_token_ids": [1], "answer_token_ids": [2]}\n{"id": "b"}\n')
-    with pytest.raises(InputFormatError, match=r"g\.jsonl:2: missing key correct"):
-        read_graded(path)
-    path.write_text('{"id": "a", "correct": 1, "prompt_token_ids": [1], "answer_token_ids": [2]}\n')
-    with pytest.raises(InputFormatError, match=r"g\.jsonl:1: correct must be true or false"):
-        read_graded(path)
-    path.write_text('{"id": "a", "correct": true, "prompt_token_ids": [1], "answer_token_ids": ["x"]}\n')
-    with pytest.raises(InputFormatError, match=r"g\.jsonl:1: answer_token_ids must be a list of integers"):
-        read_graded(path)

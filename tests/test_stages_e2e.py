@@ -16,13 +16,11 @@ import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
 import tiny_tokenizer
-from rlcircuits.eap import load_attribution
-from rlcircuits.selection import read_selection
+from rlcircuits.contracts import GENERATION_KEYS, load_attribution, read_selection
 from script_loader import load_script
 
 ANSWER = " \\boxed{7}"
 GOLDS = ["7", "12", "7", "7", "3", "7"]
-GENERATION_KEYS = {"id", "question", "gold", "prompt", "prompt_token_ids", "answer", "answer_token_ids", "finish_reason"}
 
 
 def _bigram_model(folder: Path, seed: int) -> Path:
@@ -86,10 +84,10 @@ def test_generations_and_grades_follow_the_contract(run):
     for role in ("base", "rl"):
         records = _lines(run / "generations" / "toy" / role / "gsm8k.jsonl")
         assert [r["id"] for r in records] == [f"gsm8k-{i:04d}" for i in range(len(GOLDS))]
-        assert all(set(r) == GENERATION_KEYS for r in records)
+        assert all(set(r) == set(GENERATION_KEYS) for r in records)
         assert all(r["answer"] == ANSWER and r["finish_reason"] == "stop" for r in records)
         graded = _lines(run / "graded" / "toy" / role / "gsm8k.jsonl")
-        assert all(GENERATION_KEYS | {"pred", "correct"} <= set(r) for r in graded)
+        assert all(set(GENERATION_KEYS) | {"pred", "correct"} <= set(r) for r in graded)
         assert [r["correct"] for r in graded] == [g == "7" for g in GOLDS]
         assert all(r["pred"] == "7" for r in graded)
 
@@ -111,7 +109,7 @@ def test_selection_and_attribution_files(run):
         assert list(sample.rl.prompt_token_ids) == generations[sample.id]["prompt_token_ids"]
     base = load_attribution(run / "attribution/toy/gsm8k/alpha0.5/base.npz")
     rl = load_attribution(run / "attribution/toy/gsm8k/alpha0.5/rl.npz")
-    assert base["scores"].shape == rl["scores"].shape == (3, 5, 9)
-    assert list(base["sample_ids"]) == [s.id for s in chosen.samples]
-    assert int(base["t_cut"]) == max(int(0.5 * chosen.t_bar), 1)
-    assert np.isfinite(base["scores"]).all() and np.abs(base["scores"][:, base["edge_mask"]]).max() > 0
+    assert base.scores.shape == rl.scores.shape == (3, 5, 9)
+    assert list(base.sample_ids) == [s.id for s in chosen.samples]
+    assert int(base.t_cut) == max(int(0.5 * chosen.t_bar), 1)
+    assert np.isfinite(base.scores).all() and np.abs(base.scores[:, base.edge_mask]).max() > 0

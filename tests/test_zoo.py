@@ -13,8 +13,10 @@ from safetensors.torch import load_file
 from transformers import LlamaConfig, MistralConfig, Qwen2Config
 
 from rlcircuits.errors import InputFormatError
-from rlcircuits.grading import JudgePool
-from rlcircuits.generation import GenerationSettings, TransformersBackend, generate_answers, stop_rule
+from rlcircuits.generation.answers import generate_answers
+from rlcircuits.generation.backends import GenerationSettings, TransformersBackend
+from rlcircuits.generation.stopping import stop_rule
+from rlcircuits.grading.pool import JudgePool
 from rlcircuits.models import find_decoder, load_model, load_tokenizer, verify_prenorm
 from rlcircuits.prompts import get_template
 from rlcircuits.zoo import TEMPLATE, rl
@@ -226,8 +228,8 @@ def _assert_loadable_zoo_model(folder: Path, train_files: list[Path]) -> None:
         load_backend=lambda: TransformersBackend(model, tokenizer, stop_rule(tokenizer, get_template(TEMPLATE).stop,
                                                                              model.generation_config)),
     )
-    assert [r["id"] for r in records] == [q.id for q in questions]
-    assert all(r["prompt_token_ids"][0] == tokenizer.bos_token_id for r in records)
+    assert [r.id for r in records] == [q.id for q in questions]
+    assert all(r.prompt_token_ids[0] == tokenizer.bos_token_id for r in records)
 
 
 @pytest.mark.parametrize("architecture", ["llama", "mistral"])

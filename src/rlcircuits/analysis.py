@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from rlcircuits.contracts import AttributionFile
 from rlcircuits.errors import InputFormatError
 from rlcircuits.metrics import (
     MetricOptions,
@@ -28,16 +29,16 @@ from rlcircuits.stats import bootstrap_paired, wilcoxon_paired
 EXPECTED_DIRECTION = {"intensity": 1, "complexity": 1, "kurtosis": -1, "diversity": 1}
 
 
-def _check_pair(base: dict[str, np.ndarray], rl: dict[str, np.ndarray], label: str) -> None:
+def _check_pair(base: AttributionFile, rl: AttributionFile, label: str) -> None:
     """Base and RL must be scored on the same questions, in the same order, on the same graph."""
     for key in ("sample_ids", "src_names", "dst_names", "edge_mask"):
-        if not np.array_equal(base[key], rl[key]):
+        if not np.array_equal(getattr(base, key), getattr(rl, key)):
             raise InputFormatError(f"{label}: base and RL attribution files differ in {key}")
 
 
 def analyze_cell(
-    base: dict[str, np.ndarray],
-    rl: dict[str, np.ndarray],
+    base: AttributionFile,
+    rl: AttributionFile,
     *,
     label: str,
     options: MetricOptions = MetricOptions(),
@@ -46,8 +47,8 @@ def analyze_cell(
 ) -> dict[str, Any]:
     """Metrics, paired comparisons and per-sample arrays for one cell (``label`` for messages)."""
     _check_pair(base, rl, label)
-    mask = base["edge_mask"]
-    values = {"base": edge_values(base["scores"], mask, options), "rl": edge_values(rl["scores"], mask, options)}
+    mask = base.edge_mask
+    values = {"base": edge_values(base.scores, mask, options), "rl": edge_values(rl.scores, mask, options)}
     if len(values["base"]) < 2:
         raise InputFormatError(f"{label}: at least two samples are needed for the paired statistics")
     intensity = {role: intensity_per_sample(v) for role, v in values.items()}
@@ -65,25 +66,25 @@ def analyze_cell(
             len(intensity["base"]), resamples=resamples, seed=seed,
         ),
     }
-    change = relative_edge_change(base["scores"], rl["scores"], mask)
+    change = relative_edge_change(base.scores, rl.scores, mask)
     return {
         "options": options.as_dict(),
         "resamples": resamples,
         "seed": seed,
         "n_samples": len(intensity["base"]),
-        "sample_ids": base["sample_ids"].tolist(),
-        "t_cut": int(base["t_cut"]),
-        "src_names": base["src_names"].tolist(),
-        "dst_names": base["dst_names"].tolist(),
+        "sample_ids": base.sample_ids.tolist(),
+        "t_cut": int(base.t_cut),
+        "src_names": base.src_names.tolist(),
+        "dst_names": base.dst_names.tolist(),
         "metrics": {name: comparison.as_dict() for name, comparison in comparisons.items()},
         "per_sample": {
             "intensity": {role: v.tolist() for role, v in intensity.items()},
             "kurtosis": {role: v.tolist() for role, v in kurtosis.items()},
-            "loss": {"base": base["losses"].tolist(), "rl": rl["losses"].tolist()},
+            "loss": {"base": base.losses.tolist(), "rl": rl.losses.tolist()},
         },
         "output_edge_entropy": {
-            "base": output_edge_entropy(base["scores"], mask).tolist(),
-            "rl": output_edge_entropy(rl["scores"], mask).tolist(),
+            "base": output_edge_entropy(base.scores, mask).tolist(),
+            "rl": output_edge_entropy(rl.scores, mask).tolist(),
         },
         "relative_edge_change": [[None if np.isnan(x) else float(x) for x in row] for row in change],
     }

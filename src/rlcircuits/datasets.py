@@ -23,12 +23,11 @@ from typing import Any
 from rlcircuits.errors import InputFormatError
 from rlcircuits.files import iter_jsonl
 from rlcircuits.latex import last_boxed
+from rlcircuits.options import DATA_FORMATS, DATA_SOURCES, DataFormat, DataSource
 
-DATASETS = ("gsm8k", "math", "math500", "college_math")
-# File formats: the four benchmarks' own, and "qa" ({"id", "question", "gold"} per line) for
-# task sets this project generates itself (the mini zoo's).
-FORMATS = (*DATASETS, "qa")
-SOURCES = ("local", "hub")
+# File formats (rlcircuits.options.DATA_FORMATS): the four benchmarks' own, and "qa" ({"id",
+# "question", "gold"} per line) for task sets this project generates itself (the mini zoo's).
+DATASETS = tuple(name for name in DATA_FORMATS if name != "qa")
 
 MATH_SUBJECTS = (
     "algebra",
@@ -158,7 +157,7 @@ def fetch_college_math(dest: Path, url: str = COLLEGE_MATH_URL, sha256: str = CO
     return dest
 
 
-def _parse(data_format: str, rows: Iterator[Row]) -> list[Question]:
+def _parse(data_format: DataFormat, rows: Iterator[Row]) -> list[Question]:
     parse = _PARSERS[data_format]
     questions: list[Question] = []
     first_seen: dict[str, str] = {}
@@ -174,12 +173,12 @@ def _parse(data_format: str, rows: Iterator[Row]) -> list[Question]:
 def load_questions(
     name: str,
     *,
-    source: str = "local",
+    source: DataSource = "local",
     path: str | Path | None = None,
     limit: int | None = None,
     ids: list[str] | None = None,
     cache_dir: str | Path = "data_cache",
-    data_format: str | None = None,
+    data_format: DataFormat | None = None,
 ) -> list[Question]:
     """A benchmark's questions in source order, optionally only ``ids`` and/or the first ``limit``.
 
@@ -187,10 +186,10 @@ def load_questions(
     ``"hub"`` loads the Hub dataset, or for College Math the pinned raw file, under ``cache_dir``.
     """
     data_format = data_format or name
-    if data_format not in FORMATS:
+    if data_format not in DATA_FORMATS:
         raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)} or give a format")
-    if source not in SOURCES:
-        raise ValueError(f"unknown data source {source!r}; choose one of {', '.join(SOURCES)}")
+    if source not in DATA_SOURCES:
+        raise ValueError(f"unknown data source {source!r}; choose one of {', '.join(DATA_SOURCES)}")
     if source == "local":
         if path is None:
             raise ValueError(f"dataset {name}: a local source needs a file path")

@@ -29,8 +29,8 @@ from torch.nn import functional as F
 
 from rlcircuits.errors import AttributionError
 from rlcircuits.models import DecoderParts, find_decoder, first_input, output_tensor, verify_prenorm, with_first_input
+from rlcircuits.options import LAYOUTS, Layout
 
-LAYOUTS = ("paper", "module")
 _QKV_SUFFIXES = ("q", "k", "v")
 # Upper bound, in bytes, of the float32 temporaries of one block of the score contraction.
 _CONTRACTION_BLOCK_BYTES = 256 * 2**20
@@ -40,7 +40,7 @@ _CONTRACTION_BLOCK_BYTES = 256 * 2**20
 class Graph:
     """Nodes and edges of the attribution graph; destination v reads sources 0..n_upstream[v]-1."""
 
-    layout: str
+    layout: Layout
     n_layers: int
     src_names: tuple[str, ...]
     dst_names: tuple[str, ...]
@@ -60,7 +60,7 @@ class Graph:
         return self.dst_names.index(f"attn{layer}.{branch}" if branch in _QKV_SUFFIXES else f"{branch}{layer}")
 
 
-def build_graph(n_layers: int, layout: str = "paper") -> Graph:
+def build_graph(n_layers: int, layout: Layout = "paper") -> Graph:
     """Sources embed, attn{l}, mlp{l}; destinations per layout, in forward order."""
     if layout not in LAYOUTS:
         raise ValueError(f"unknown layout {layout!r}; choose one of {', '.join(LAYOUTS)}")
@@ -349,7 +349,7 @@ def attribute(
     model: nn.Module,
     inputs: Sequence[LossInput],
     *,
-    layout: str = "paper",
+    layout: Layout = "paper",
     batch_tokens: int = 4096,
     progress: bool = False,
 ) -> Attribution:
@@ -409,43 +409,3 @@ def _progress_bar(total: int, enabled: bool):
     from tqdm.auto import tqdm
 
     return tqdm(total=total, unit="sample", desc="attribute")
-
-
-NPZ_KEYS = ("scores", "edge_mask", "src_names", "dst_names", "sample_ids", "losses", "t_cut")
-
-
-def save_attribution(path, result: Attribution, *, t_cut: int, **metadata: str | float) -> None:
-    """Write DESIGN §3's attribution ``.npz`` (scores as float32) atomically."""
-    from rlcircuits.files import atomic_output
-
-    arrays = {
-        "scores": result.scores.astype(np.float32),
-        "edge_mask": result.graph.edge_mask,
-        "src_names": np.array(result.graph.src_names),
-        "dst_names": np.array(result.graph.dst_names),
-        "sample_ids": np.array(result.sample_ids),
-        "losses": result.losses,
-        "t_cut": np.int64(t_cut),
-        "n_targets": result.n_targets,
-        "layout": np.array(result.graph.layout),
-    }
-    arrays.update({key: np.array(value) for key, value in metadata.items()})
-    with atomic_output(path) as handle:
-        np.savez(handle, **arrays)
-
-
-def load_attribution(path) -> dict[str, np.ndarray]:
-    """Read an attribution ``.npz`` (no pickles), checking the DESIGN §3 keys are present."""
-    from rlcircuits.errors import InputFormatError
-
-    try:
-        data = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise InputFormatError(f"{path}: attribution file not found") from None
-    except (OSError, ValueError) as exc:
-        raise InputFormatError(f"{path}: not a readable .npz file ({exc})") from None
-    with data:
-        missing = [key for key in NPZ_KEYS if key not in data.files]
-        if missing:
-            raise InputFormatError(f"{path}: missing arrays {', '.join(missing)}")
-        return {key: data[key] for key in data.files}

@@ -57,6 +57,14 @@ def atomic_folder(path: str | os.PathLike[str]) -> Iterator[Path]:
         raise
 
 
+def is_local_path(name: str) -> bool:
+    """Whether a model name can only mean a local folder (absolute, ./, ../, ~, or two slashes or more).
+
+    Anything else (``org/model``) is a Hub id; the loaders and the workflow decide it here alike.
+    """
+    return os.path.isabs(name) or name.startswith((".", "~")) or name.count("/") > 1
+
+
 def _umask() -> int:
     current = os.umask(0)
     os.umask(current)

@@ -12,19 +12,21 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy import stats
 
+from rlcircuits.options import KURTOSIS_OF, KurtosisOf
+
 
 @dataclass(frozen=True)
 class MetricOptions:
     """Open choices of the paper, with DESIGN §4's defaults; the report prints them."""
 
     bins: int = 100  # histogram bins for information complexity
-    kurtosis_of: str = "signed"  # "signed" W or "abs" |W|
+    kurtosis_of: KurtosisOf = "signed"  # "signed" W or "abs" |W|
     structural_zeros: bool = False  # count non-edges as zero-valued edges
 
     def __post_init__(self) -> None:
         if self.bins < 2:
             raise ValueError("bins must be at least 2")
-        if self.kurtosis_of not in ("signed", "abs"):
+        if self.kurtosis_of not in KURTOSIS_OF:
             raise ValueError("kurtosis_of must be 'signed' or 'abs'")
 
     def as_dict(self) -> dict:

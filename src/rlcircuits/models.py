@@ -9,7 +9,6 @@ example post-norm Gemma-2) is refused instead of silently mis-attributed.
 
 from __future__ import annotations
 
-import os
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,8 +18,10 @@ import torch
 from torch import nn
 
 from rlcircuits.errors import ModelLoadError, UnsupportedArchitecture
+from rlcircuits.files import is_local_path
+from rlcircuits.options import Dtype
 
-DTYPES: dict[str, torch.dtype] = {
+DTYPES: dict[Dtype, torch.dtype] = {
     "float32": torch.float32,
     "bfloat16": torch.bfloat16,
     "float16": torch.float16,
@@ -48,15 +49,10 @@ def _dtype_kwarg() -> str:
     return "dtype" if Version(transformers.__version__) >= Version("4.56") else "torch_dtype"
 
 
-def _looks_like_path(name: str) -> bool:
-    """A name that can only mean a folder (absolute, ./, ../, ~) must exist locally."""
-    return os.path.isabs(name) or name.startswith((".", "~")) or name.count("/") > 1
-
-
 def load_model(
     name_or_path: str,
     *,
-    dtype: str = "bfloat16",
+    dtype: Dtype = "bfloat16",
     device: str = "cpu",
     revision: str | None = None,
     trust_remote_code: bool = False,
@@ -65,7 +61,7 @@ def load_model(
     """Load a causal LM frozen and in eval mode, from a Hub id or a local folder alike."""
     from transformers import AutoModelForCausalLM
 
-    if _looks_like_path(name_or_path) and not Path(name_or_path).expanduser().is_dir():
+    if is_local_path(name_or_path) and not Path(name_or_path).expanduser().is_dir():
         raise ModelLoadError(f"model folder not found: {name_or_path}")
     try:
         model = AutoModelForCausalLM.from_pretrained(
@@ -86,7 +82,7 @@ def load_tokenizer(name_or_path: str, *, revision: str | None = None, trust_remo
     """Load the tokenizer saved with a model (same resolution rules as :func:`load_model`)."""
     from transformers import AutoTokenizer
 
-    if _looks_like_path(name_or_path) and not Path(name_or_path).expanduser().is_dir():
+    if is_local_path(name_or_path) and not Path(name_or_path).expanduser().is_dir():
         raise ModelLoadError(f"tokenizer folder not found: {name_or_path}")
     try:
         return AutoTokenizer.from_pretrained(name_or_path, revision=revision, trust_remote_code=trust_remote_code)

@@ -23,6 +23,7 @@ import jinja2
 import numpy as np
 import pandas as pd
 
+from rlcircuits.contracts import ROLES
 from rlcircuits.tables import METRICS
 
 CLAIMS = (
@@ -136,7 +137,7 @@ def table4_rows(table4: pd.DataFrame | None, reference: Mapping[str, Any]) -> li
         rows.append({
             "pair": pair, "dataset": dataset,
             **{role: (f"{by_role[role]['accuracy_pct']:.1f}% ({int(by_role[role]['n_correct'])}/{int(by_role[role]['n'])})"
-                      if role in by_role else "missing") for role in ("base", "rl")},
+                      if role in by_role else "missing") for role in ROLES},
             "paper": None if ref is None else f"{ref['base']:.1f}% → {ref['rl']:.1f}%",
         })
     return rows
@@ -178,7 +179,7 @@ def provenance(config: Mapping[str, Any], benchmarks: Path | None, revisions: Ma
     models = [
         {"pair": pair, "role": role, "model": spec[role]["model"], "revision": spec[role].get("revision", ""),
          "resolved": revisions.get(spec[role]["model"], "not recorded")}
-        for pair, spec in config.get("pairs", {}).items() for role in ("base", "rl")
+        for pair, spec in config.get("pairs", {}).items() for role in ROLES
     ]
     return {
         "versions": versions, "commit": commit, "models": models, "stage_times": stage_times(benchmarks),

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from rlcircuits.analysis import EXPECTED_DIRECTION
+from rlcircuits.contracts import ROLES, read_graded
 from rlcircuits.errors import InputFormatError
 from rlcircuits.files import atomic_output
 from rlcircuits.stats import benjamini_hochberg
@@ -76,3 +77,46 @@ def write_csv(frame: pd.DataFrame, path: str | Path) -> None:
     """Atomic, byte-stable CSV (same inputs, same bytes)."""
     with atomic_output(path, "w") as handle:
         frame.to_csv(handle, index=False, float_format="%.10g", lineterminator="\n")
+
+
+# --- Table 4: accuracy per pair x role x dataset ------------------------------------------------
+
+TABLE4_COLUMNS = ("pair", "role", "dataset", "n", "n_correct", "accuracy_pct", "no_answer", "timeouts", "crashed")
+
+
+def graded_files(root: str | Path) -> list[Path]:
+    """Every ``{pair}/{role}/{dataset}.jsonl`` under ``root`` (a run's ``graded/``), sorted."""
+    root = Path(root)
+    if not root.is_dir():
+        raise InputFormatError(f"{root}: graded folder not found")
+    paths = sorted(root.glob("*/*/*.jsonl"))
+    if not paths:
+        raise InputFormatError(f"{root}: no graded files ({{pair}}/{{role}}/{{dataset}}.jsonl)")
+    return paths
+
+
+def _accuracy_row(path: Path) -> dict[str, Any]:
+    """One Table 4 row from ``…/{pair}/{role}/{dataset}.jsonl``."""
+    if path.suffix != ".jsonl" or len(path.parts) < 3 or path.parts[-2] not in ROLES:
+        raise InputFormatError(f"{path}: expected a path ending {{pair}}/{{role}}/{{dataset}}.jsonl, role one of {ROLES}")
+    records = read_graded(path)
+    if not records:
+        raise InputFormatError(f"{path}: graded file has no records")
+    statuses = [record.grade_status for record in records]
+    n_correct = sum(record.correct for record in records)
+    return {
+        "pair": path.parts[-3], "role": path.parts[-2], "dataset": path.stem, "n": len(records), "n_correct": n_correct,
+        "accuracy_pct": 100.0 * n_correct / len(records), "no_answer": statuses.count("no_answer"),
+        "timeouts": statuses.count("timeout"), "crashed": statuses.count("crashed"),
+    }
+
+
+def table4(paths: Iterable[str | Path]) -> pd.DataFrame:
+    """Accuracy per pair x role x dataset, sorted by pair, dataset, role (base before rl)."""
+    rows = [_accuracy_row(Path(path)) for path in paths]
+    cells = [(r["pair"], r["role"], r["dataset"]) for r in rows]
+    duplicates = sorted({c for c in cells if cells.count(c) > 1})
+    if duplicates:
+        raise InputFormatError(f"two graded files for pair/role/dataset {'/'.join(duplicates[0])}")
+    frame = pd.DataFrame(rows, columns=list(TABLE4_COLUMNS))
+    return frame.sort_values(["pair", "dataset", "role"]).reset_index(drop=True)

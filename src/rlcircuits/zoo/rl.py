@@ -1,6 +1,6 @@
 """Tuning a zoo SFT base with TRL: GRPO, RLOO, offline DPO and online DPO.
 
-The reward is the real grader's verdict (``rlcircuits.grading.grade_records``: the same answer
+The reward is the real grader's verdict (``rlcircuits.grading.records.grade_records``: the same answer
 extraction and math-verify judgement, in killable worker processes kept for the whole run) on
 the answer as the generate stage would record it: the completion cut at the zoo template's
 first stop string.
@@ -37,9 +37,11 @@ from typing import Any
 
 import torch
 
-from rlcircuits.generation import cut_at_stop
-from rlcircuits.grading import JudgePool, grade_records
+from rlcircuits.generation.stopping import cut_at_stop
+from rlcircuits.grading.pool import JudgePool
+from rlcircuits.grading.records import grade_records
 from rlcircuits.models import load_model
+from rlcircuits.options import ALGORITHMS, Algorithm
 from rlcircuits.prompts import get_template
 from rlcircuits.zoo import TEMPLATE
 from rlcircuits.zoo.tasks import Task
@@ -57,7 +59,6 @@ from rlcircuits.zoo.training import (
 
 log = logging.getLogger(__name__)
 
-ALGORITHMS = ("grpo", "rloo", "dpo", "online_dpo")
 # Per-answer limit of the reward's grading (an answer that hangs sympy counts as wrong).
 GRADE_TIMEOUT = 10.0
 # Batches of the one-off sampling of offline DPO's pairs (prompts x samples rows each).
@@ -168,7 +169,7 @@ def preference_pairs(
 
 
 def _online_trainer(
-    algorithm: str, model: Any, tokenizer: Any, tasks: Sequence[Task], settings: RLSettings, scratch: Path, pool: JudgePool
+    algorithm: Algorithm, model: Any, tokenizer: Any, tasks: Sequence[Task], settings: RLSettings, scratch: Path, pool: JudgePool
 ):
     from datasets import Dataset
 
@@ -217,7 +218,7 @@ def _dpo_trainer(model: Any, tokenizer: Any, pairs: Sequence[dict[str, str]], se
 
 
 def train_rl(
-    algorithm: str,
+    algorithm: Algorithm,
     base: str | Path,
     train_files: Sequence[str | Path],
     settings: RLSettings,

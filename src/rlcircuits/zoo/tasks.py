@@ -153,7 +153,7 @@ TASKS: dict[str, Callable[[random.Random], Problem]] = {
     "fractions": _fractions,
 }
 # The paper's benchmark whose role each task plays (the demo config names datasets by role).
-ROLES = {"arithmetic": "gsm8k", "equations": "math", "fractions": "college_math"}
+BENCHMARK_OF_TASK = {"arithmetic": "gsm8k", "equations": "math", "fractions": "college_math"}
 
 
 def make_splits(task: str, seed: int, n_test: int, n_train: int) -> dict[str, list[Task]]:

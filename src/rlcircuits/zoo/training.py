@@ -29,6 +29,7 @@ import torch
 from transformers import LlamaConfig, MistralConfig, PretrainedConfig, PreTrainedModel, Qwen2Config
 
 from rlcircuits.files import atomic_folder
+from rlcircuits.options import ARCHITECTURES, Architecture
 from rlcircuits.prompts import render_prompt
 from rlcircuits.zoo import TEMPLATE
 from rlcircuits.zoo.tasks import Task, read_tasks
@@ -36,7 +37,6 @@ from rlcircuits.zoo.tokenizer import BOS, EOS, PAD, build_tokenizer, save_tokeni
 
 log = logging.getLogger(__name__)
 
-ARCHITECTURES = ("llama", "mistral", "qwen2")
 # Longest prompt plus answer the zoo needs, with room to spare (positions cost no parameters).
 MAX_POSITIONS = 512
 METADATA = "zoo_training.json"
@@ -48,7 +48,7 @@ _FACTS_PER_PRACTICE_LINE = 10
 class ModelShape:
     """A zoo decoder's architecture and size."""
 
-    architecture: str
+    architecture: Architecture
     layers: int = 2
     hidden: int = 96
     heads: int = 8

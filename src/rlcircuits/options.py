@@ -1,0 +1,31 @@
+"""Named option sets shared by the CLIs' ``choices``, the runtime checks and the config schema.
+
+Each set is a ``Literal`` (for type checkers) and the tuple of its values (``get_args``, for
+argparse and error messages), spelled once here. Torch-free. tests/test_options.py checks each
+against the schema's enum of the key that configures it.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+Device = Literal["cuda", "cpu"]
+DEVICES: tuple[Device, ...] = get_args(Device)
+DataSource = Literal["local", "hub"]
+DATA_SOURCES: tuple[DataSource, ...] = get_args(DataSource)
+# A benchmark's own format, or "qa" (id, question, answer) for any other dataset.
+DataFormat = Literal["gsm8k", "math", "math500", "college_math", "qa"]
+DATA_FORMATS: tuple[DataFormat, ...] = get_args(DataFormat)
+BackendName = Literal["auto", "vllm", "transformers"]
+BACKEND_NAMES: tuple[BackendName, ...] = get_args(BackendName)
+# Model dtypes the CLIs take; the config offers a subset per stage (float64 is for exactness tests).
+Dtype = Literal["float32", "bfloat16", "float16", "float64"]
+DTYPE_NAMES: tuple[Dtype, ...] = get_args(Dtype)
+Layout = Literal["paper", "module"]
+LAYOUTS: tuple[Layout, ...] = get_args(Layout)
+KurtosisOf = Literal["signed", "abs"]
+KURTOSIS_OF: tuple[KurtosisOf, ...] = get_args(KurtosisOf)
+Architecture = Literal["llama", "mistral", "qwen2"]
+ARCHITECTURES: tuple[Architecture, ...] = get_args(Architecture)
+Algorithm = Literal["grpo", "rloo", "dpo", "online_dpo"]
+ALGORITHMS: tuple[Algorithm, ...] = get_args(Algorithm)
