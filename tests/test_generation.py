@@ -27,6 +27,7 @@ from rlcircuits.generation import (
     TransformersBackend,
     cut_at_stop,
     generate_answers,
+    generate_datasets,
     model_fingerprint,
     open_backend,
     partial_path,
@@ -431,6 +432,69 @@ def test_duplicate_question_ids_are_refused(model_dir, tokenizer, plain_backend,
         _generate([QUESTIONS[0], QUESTIONS[0]], _settings(model_dir), tokenizer, plain_backend, tmp_path / "o.jsonl")
 
 
+# --- several datasets, one model load ----------------------------------------------------------
+
+# Two datasets of a model: the second with ids of its own.
+OTHER = [Question(f"r-{q.id}", q.question.upper(), q.gold) for q in QUESTIONS[:3]]
+
+
+def _loader(backend, loads: list):
+    def load():
+        loads.append(1)
+        return backend
+    return load
+
+
+def test_several_datasets_load_the_model_once_and_match_one_at_a_time(model_dir, tokenizer, plain_backend, tmp_path):
+    loads = []
+    outs = [tmp_path / "a.jsonl", tmp_path / "b.jsonl"]
+    results = generate_datasets(list(zip([QUESTIONS, OTHER], outs)), _settings(model_dir), tokenizer=tokenizer,
+                                load_backend=_loader(plain_backend, loads), batch_size=4)
+    assert loads == [1]
+    alone = [_generate(QUESTIONS, _settings(model_dir), tokenizer, plain_backend, tmp_path / "alone-a.jsonl"),
+             _generate(OTHER, _settings(model_dir), tokenizer, plain_backend, tmp_path / "alone-b.jsonl")]
+    assert results == alone and [_read_jsonl(out) for out in outs] == alone
+    for out in outs:
+        _no_leftovers(out)
+
+
+def test_a_failure_on_the_second_dataset_keeps_the_first_for_the_rerun(model_dir, tokenizer, plain_backend, tmp_path):
+    outs = [tmp_path / "a.jsonl", tmp_path / "b.jsonl"]
+    tasks = list(zip([QUESTIONS, OTHER], outs))
+    dying = _Counting(plain_backend, die_on_call=3)  # two batches of two for the first set, then dies
+    with pytest.raises(KeyboardInterrupt):
+        generate_datasets(tasks, _settings(model_dir), tokenizer=tokenizer, load_backend=lambda: dying, batch_size=2)
+    assert not any(out.exists() for out in outs)  # nothing looks complete...
+    first = _read_jsonl(partial_path(outs[0]))[1:]
+    assert [r["id"] for r in first] == [q.id for q in QUESTIONS]  # ...but the first set's answers are kept
+    counting = _Counting(plain_backend)
+    results = generate_datasets(tasks, _settings(model_dir), tokenizer=tokenizer, load_backend=lambda: counting,
+                                batch_size=2)
+    assert counting.batches == [[r["prompt_token_ids"] for r in results[1][:2]], [results[1][2]["prompt_token_ids"]]]
+    assert results[0] == first and _read_jsonl(outs[0]) == first
+    for out in outs:
+        _no_leftovers(out)
+
+
+def test_every_partial_file_is_checked_before_the_model_is_loaded(model_dir, tokenizer, plain_backend, tmp_path):
+    outs = [tmp_path / "a.jsonl", tmp_path / "b.jsonl"]
+    _killed_run(model_dir, tokenizer, plain_backend, outs[1], _settings(model_dir, max_new_tokens=4))
+
+    def no_model():
+        raise AssertionError("the model must not be loaded")
+
+    with pytest.raises(GenerationError, match=r"b\.jsonl\.partial was written with other settings"):
+        generate_datasets(list(zip([OTHER, QUESTIONS], outs)), _settings(model_dir), tokenizer=tokenizer,
+                          load_backend=no_model)
+    assert not partial_path(outs[0]).exists() and not any(out.exists() for out in outs)
+
+
+def test_two_datasets_cannot_share_an_output(model_dir, tokenizer, plain_backend, tmp_path):
+    with pytest.raises(ValueError, match="same file"):
+        generate_datasets([(QUESTIONS, tmp_path / "a.jsonl"), (OTHER, tmp_path / "a.jsonl")], _settings(model_dir),
+                          tokenizer=tokenizer, load_backend=lambda: plain_backend)
+
+
 # --- the command line -------------------------------------------------------------------------
 
 
@@ -461,6 +525,35 @@ def test_cli_writes_the_same_records_as_the_library(model_dir, tokenizer, plain_
     questions = [Question(r["id"], q.question, q.gold) for r, q in zip(records, QUESTIONS, strict=False)]
     assert records == _generate(questions, _settings(model_dir), tokenizer, plain_backend, tmp_path / "lib.jsonl")
     _no_leftovers(out)
+
+
+def test_cli_answers_several_datasets_in_one_run(model_dir, tokenizer, plain_backend, gsm8k_file, tmp_path):
+    qa = tmp_path / "qa.jsonl"
+    qa.write_text("".join(json.dumps({"id": q.id, "question": q.question, "gold": q.gold}) + "\n" for q in OTHER),
+                  encoding="utf-8")
+    outs = [tmp_path / "generations" / "gsm8k.jsonl", tmp_path / "generations" / "qa.jsonl"]
+    args = [*_cli_args(model_dir, gsm8k_file, outs[0]), "--dataset", "qa", "--data-format", "qa", "--data-path", str(qa),
+            "--limit", "2", "--out", str(outs[1]), "--batch-size", "2"]
+    assert CLI.main(args) == 0
+    gsm8k = [Question(f"gsm8k-{i:04d}", q.question, q.gold) for i, q in enumerate(QUESTIONS[:3])]
+    for out, questions in zip(outs, (gsm8k, OTHER[:2]), strict=True):
+        expected = _generate(questions, _settings(model_dir), tokenizer, plain_backend, tmp_path / f"lib-{out.name}")
+        assert _read_jsonl(out) == expected
+        _no_leftovers(out)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--data-path", "x.jsonl", "--dataset", "gsm8k", "--out", "o.jsonl"], "--data-path must follow the --dataset"),
+        (["--dataset", "gsm8k", "--out", "o.jsonl", "--dataset", "math"], "no --out for dataset(s) math"),
+        (["--dataset", "gsm8k", "--out", "o.jsonl", "--out", "p.jsonl"], "--out given twice for dataset gsm8k"),
+    ],
+)
+def test_cli_dataset_options_belong_to_one_dataset(capsys, args, message):
+    with pytest.raises(SystemExit) as exit_info:
+        CLI.main(["--model", "m", "--template", "mistral", "--max-new-tokens", "4", *args])
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err
 
 
 def test_cli_help(capsys):

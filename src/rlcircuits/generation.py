@@ -27,7 +27,8 @@ penalty, say) are not applied, as vLLM skips them when given explicit sampling p
 Runs resume: each finished batch is appended to ``<out>.partial`` (flushed and fsynced) under a
 header line holding the settings (and, for a local model folder, a digest of its files); a rerun
 with the same settings skips those questions, and ``<out>`` itself appears, atomically, only
-once every question is answered.
+once every question is answered. ``generate_datasets`` answers several question sets (a model's
+datasets) with one loaded model, and writes their outputs only once every set is answered.
 """
 
 from __future__ import annotations
@@ -467,10 +468,10 @@ def _record(fields: Mapping[str, Any], generation: Generation, tokenizer: Any, s
     }
 
 
-def _progress_bar(total: int, done: int, enabled: bool):
+def _progress_bar(total: int, done: int, enabled: bool, desc: str):
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, initial=done, unit="question", desc="generate", disable=not enabled)
+    return tqdm(total=total, initial=done, unit="question", desc=desc, disable=not enabled)
 
 
 def generate_answers(
@@ -489,31 +490,74 @@ def generate_answers(
     been checked, so a mismatch is reported before a large model is loaded. Returns the records
     in the order of ``questions``.
     """
+    return generate_datasets(
+        [(questions, out)], settings, tokenizer=tokenizer, load_backend=load_backend, batch_size=batch_size,
+        progress=progress,
+    )[0]
+
+
+def generate_datasets(
+    tasks: Sequence[tuple[Sequence[QuestionLike], str | os.PathLike[str]]],
+    settings: GenerationSettings,
+    *,
+    tokenizer: Any,
+    load_backend: Callable[[], Backend],
+    batch_size: int | None = None,
+    progress: bool = False,
+) -> list[list[dict[str, Any]]]:
+    """Answer several question sets (``(questions, out)`` each) with one backend, loaded at most once.
+
+    Every set resumes from and checkpoints to its own ``<out>.partial``, all checked before the
+    model is loaded. A finished set stays in its partial file until every set is finished: a job
+    that fails on a later set (and whose declared outputs Snakemake then deletes) keeps all its
+    finished answers for the rerun. Then every ``<out>`` is written atomically, and only after
+    that are the partial files removed, so a kill in between loses nothing either. Returns each
+    set's records in the order of its questions.
+    """
     batch_size = DEFAULT_BATCH_SIZE[settings.backend] if batch_size is None else batch_size
     if batch_size < 1:
         raise ValueError(f"batch size must be at least 1, got {batch_size}")
+    outs = [Path(out) for _, out in tasks]
+    if len(set(outs)) != len(outs):
+        raise ValueError(f"two question sets would be written to the same file: {', '.join(map(str, outs))}")
+    template = get_template(settings.template)
+    backend: Backend | None = None
+    with contextlib.ExitStack() as stack:
+        plans = []
+        for (questions, _), out in zip(tasks, outs, strict=True):
+            fields = _question_fields(questions, template, tokenizer)
+            partial = stack.enter_context(_PartialFile(out, settings))
+            done = partial.resume(fields)
+            log.info("%d questions: %d already answered in %s, %d to go", len(fields), len(done), partial.path,
+                     len(fields) - len(done))
+            plans.append((out, fields, partial, done))
+        for out, fields, partial, done in plans:
+            pending = [record for i, record in fields.items() if i not in done]
+            if pending:
+                backend = load_backend() if backend is None else backend
+                _answer(backend, pending, settings, template.stop, tokenizer, partial, done, batch_size, progress,
+                        f"generate {out.stem}")
+    results = [[done[i] for i in fields] for _, fields, _, done in plans]
+    for out, records in zip(outs, results, strict=True):
+        with atomic_output(out) as handle:
+            handle.write(b"".join(_jsonl_line(record) for record in records))
+    for _, _, partial, _ in plans:
+        partial.path.unlink(missing_ok=True)
+    for out, records in zip(outs, results, strict=True):
+        capped = sum(record["finish_reason"] == "length" for record in records)
+        log.info("%s: %d answers, %d stopped at max_new_tokens=%d", out, len(records), capped, settings.max_new_tokens)
+    return results
+
+
+def _question_fields(questions: Sequence[QuestionLike], template: Template, tokenizer: Any) -> dict[str, dict[str, Any]]:
+    """Each question's prompt fields by id, in question order; no questions or a repeated id is refused."""
     if not questions:
         raise ValueError("no questions to answer")
     ids = [question.id for question in questions]
     repeated = [i for i, count in Counter(ids).items() if count > 1]
     if repeated:
         raise ValueError(f"duplicate question ids, e.g. {repeated[0]}")
-    out = Path(out)
-    template = get_template(settings.template)
-    fields = {question.id: _prompt_fields(question, template, tokenizer) for question in questions}
-    with _PartialFile(out, settings) as partial:
-        done = partial.resume(fields)
-        pending = [fields[i] for i in ids if i not in done]
-        log.info("%d questions: %d already answered in %s, %d to go", len(ids), len(done), partial.path, len(pending))
-        if pending:
-            _answer(load_backend(), pending, settings, template.stop, tokenizer, partial, done, batch_size, progress)
-    records = [done[i] for i in ids]
-    with atomic_output(out) as handle:
-        handle.write(b"".join(_jsonl_line(record) for record in records))
-    partial.path.unlink(missing_ok=True)
-    capped = sum(record["finish_reason"] == "length" for record in records)
-    log.info("%s: %d answers, %d stopped at max_new_tokens=%d", out, len(records), capped, settings.max_new_tokens)
-    return records
+    return {question.id: _prompt_fields(question, template, tokenizer) for question in questions}
 
 
 def _answer(
@@ -526,9 +570,10 @@ def _answer(
     done: dict[str, dict[str, Any]],
     batch_size: int,
     progress: bool,
+    desc: str,
 ) -> None:
     """Generate batch by batch, checkpointing each batch before the next one starts."""
-    bar = _progress_bar(len(done) + len(pending), len(done), progress)
+    bar = _progress_bar(len(done) + len(pending), len(done), progress, desc)
     started, tokens = time.perf_counter(), 0
     for start in range(0, len(pending), batch_size):
         batch = pending[start : start + batch_size]
