@@ -7,7 +7,7 @@ import sys
 # The library's own definitions (torch-free modules only: this runs at parse time, on the host).
 sys.path.insert(0, f"{workflow.basedir}/src")
 from rlcircuits.contracts import ROLES
-from rlcircuits.files import is_local_path
+from rlcircuits.model_names import configured_models, model_of
 
 RUN = config["run_name"]
 OUT = f"results/{RUN}"
@@ -16,6 +16,10 @@ BENCH = f"benchmarks/{RUN}"
 PAIRS = list(config["pairs"])
 DATASETS = list(config["datasets"])
 ALPHAS = [str(alpha) for alpha in config["alphas"]]
+# Distinct models by name ({model} of generations/ and graded/): one per local folder or Hub id
+# + revision, however many pairs share it.
+MODELS = configured_models(config["pairs"])
+MODEL_OF = model_of(config["pairs"])
 GPU = 1 if config["device"] == "cuda" else 0
 for _pair, _spec in config["pairs"].items():
     if "ablation_of" in _spec and _spec["ablation_of"] not in set(PAIRS) - {_pair}:
@@ -34,46 +38,47 @@ def _choice(names):
 
 
 wildcard_constraints:
+    model=_choice(MODELS),
     pair=_choice(PAIRS),
     dataset=_choice(DATASETS),
     alpha=_choice(ALPHAS),
     role=_choice(ROLES),
 
 
-def model_spec(wildcards):
-    """The configured model (Hub id or local folder) of a pair's role."""
-    return config["pairs"][wildcards.pair][wildcards.role]
+def model_path(name):
+    """Where a model's files live: the configured local folder, or its fetched Hub snapshot."""
+    model = MODELS[name]
+    return model.model if model.local else f"models/{name}"
 
 
-def model_path(pair, role):
-    """Where a model's files live: a fetched Hub snapshot, or the configured local folder."""
-    model = config["pairs"][pair][role]["model"]
-    if is_local_path(model):
-        return model
-    return f"models/{pair}/{role}"
+def pair_model_path(pair, role):
+    return model_path(MODEL_OF[pair, role])
 
 
-def model_dir(wildcards):
-    return model_path(wildcards.pair, wildcards.role)
+def graded_file(pair, role, dataset):
+    """A pair's role reads its model's graded answers (graded once per model, DESIGN §3)."""
+    return f"{OUT}/graded/{MODEL_OF[pair, role]}/{dataset}.jsonl"
 
 
-def dataset_file(wildcards):
-    """A local dataset's file (an input of the jobs that read it); none for the Hub."""
-    spec = config["datasets"][wildcards.dataset]
-    return [spec["path"]] if spec["source"] == "local" else []
+# The local datasets' files (inputs of the generate jobs, which read every dataset).
+DATA_FILES = [
+    spec["path"] for spec in config["datasets"].values() if spec["source"] == "local"
+]
 
 
-def dataset_args(wildcards):
-    """The data-source flags of generate.py for a dataset."""
-    spec = config["datasets"][wildcards.dataset]
-    args = f"--dataset {wildcards.dataset} --data-source {spec['source']}"
-    if spec["source"] == "local":
-        args += f" --data-path {spec['path']}"
-    if "format" in spec:
-        args += f" --data-format {spec['format']}"
-    if "limit" in spec:
-        args += f" --limit {spec['limit']}"
-    return args
+def dataset_args(outputs):
+    """generate.py's flags for every dataset, each followed by its output file."""
+    args = []
+    for (name, spec), out in zip(config["datasets"].items(), outputs, strict=True):
+        args.append(f"--dataset {name} --data-source {spec['source']}")
+        if spec["source"] == "local":
+            args.append(f"--data-path {spec['path']}")
+        if "format" in spec:
+            args.append(f"--data-format {spec['format']}")
+        if "limit" in spec:
+            args.append(f"--limit {spec['limit']}")
+        args.append(f"--out {out}")
+    return " ".join(args)
 
 
 def halved(value):

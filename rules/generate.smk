@@ -1,29 +1,31 @@
+# One job per distinct model answers every dataset with one loaded model (or vLLM engine).
+# Finished answers wait in .partial files beside the outputs (not declared outputs, so a failed
+# job's rerun keeps them); the outputs appear only when every dataset is answered.
 rule generate:
     input:
         preflight=f"{OUT}/preflight.json",
-        model=model_dir,
-        data=dataset_file,
+        model=lambda wc: model_path(wc.model),
+        data=DATA_FILES,
     output:
-        f"{OUT}/generations/{{pair}}/{{role}}/{{dataset}}.jsonl",
+        [f"{OUT}/generations/{{model}}/{dataset}.jsonl" for dataset in DATASETS],
     log:
-        f"{LOGS}/generate/{{pair}}/{{role}}/{{dataset}}.log",
+        f"{LOGS}/generate/{{model}}.log",
     benchmark:
-        f"{BENCH}/generate/{{pair}}_{{role}}_{{dataset}}.tsv"
+        f"{BENCH}/generate/{{model}}.tsv"
     threads: config["generation"].get("threads", 4)
     resources:
         gpu=GPU,
         batch_size=halved(config["generation"]["batch_size"]),
         mem_mb=grown_mem_mb(32000),
     params:
-        data=dataset_args,
-        template=lambda wc: config["pairs"][wc.pair]["template"],
-        max_new_tokens=lambda wc: config["pairs"][wc.pair]["max_new_tokens"],
+        datasets=lambda wc, output: dataset_args(output),
+        template=lambda wc: MODELS[wc.model].template,
+        max_new_tokens=lambda wc: MODELS[wc.model].max_new_tokens,
         dtype=config["generation"]["dtype"],
         backend=config["generation"]["backend"],
         tp=config["generation"].get("tensor_parallel_size", 1),
         device=config["device"],
     shell:
-        "python scripts/generate.py --model {input.model} {params.data} --template {params.template}"
+        "python scripts/generate.py --model {input.model} {params.datasets} --template {params.template}"
         " --max-new-tokens {params.max_new_tokens} --batch-size {resources.batch_size} --dtype {params.dtype}"
-        " --device {params.device} --backend {params.backend} --tensor-parallel-size {params.tp}"
-        " --out {output} > {log} 2>&1"
+        " --device {params.device} --backend {params.backend} --tensor-parallel-size {params.tp} > {log} 2>&1"

@@ -6,7 +6,7 @@ rule render_report:
         selections=expand(
             f"{OUT}/selection/{{pair}}/{{dataset}}.json", pair=PAIRS, dataset=DATASETS
         ),
-        models=[model_path(pair, role) for pair in PAIRS for role in ROLES],
+        models=[model_path(name) for name in MODELS],
         template="report/index.html.j2",
     output:
         f"{OUT}/report/index.html",

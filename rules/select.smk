@@ -1,7 +1,7 @@
 rule select:
     input:
-        base=f"{OUT}/graded/{{pair}}/base/{{dataset}}.jsonl",
-        rl=f"{OUT}/graded/{{pair}}/rl/{{dataset}}.jsonl",
+        base=lambda wc: graded_file(wc.pair, "base", wc.dataset),
+        rl=lambda wc: graded_file(wc.pair, "rl", wc.dataset),
     output:
         f"{OUT}/selection/{{pair}}/{{dataset}}.json",
     log:

@@ -21,6 +21,7 @@ from rlcircuits.contracts import ROLES, read_graded, read_selection
 from rlcircuits.errors import RLCircuitsError
 from rlcircuits.figures import diversity_summary
 from rlcircuits.files import atomic_output
+from rlcircuits.model_names import model_of
 from rlcircuits.report import ReportInputs, inline_png, provenance, render
 from rlcircuits.tables import TABLE1_COLUMNS, read_cell
 
@@ -53,7 +54,7 @@ def _csv(path: Path) -> pd.DataFrame | None:
     return pd.read_csv(path) if path.is_file() else None
 
 
-def _examples(run: Path, selections: list[dict]) -> list[dict[str, str]]:
+def _examples(run: Path, selections: list[dict], model_names: dict[tuple[str, str], str]) -> list[dict[str, str]]:
     """The first selected question of each pair x dataset with both answers, where graded files exist."""
     examples = []
     for record in selections:
@@ -61,8 +62,9 @@ def _examples(run: Path, selections: list[dict]) -> list[dict[str, str]]:
             continue
         answers = {}
         for role in ROLES:
-            graded = run / "graded" / record["pair"] / role / f"{record['dataset']}.jsonl"
-            if graded.is_file():
+            name = model_names.get((record["pair"], role))
+            graded = run / "graded" / str(name) / f"{record['dataset']}.jsonl"
+            if name is not None and graded.is_file():
                 answers[role] = next((r for r in read_graded(graded) if r.id == record["first_id"]), None)
         if answers.get("base") and answers.get("rl"):
             examples.append({"pair": record["pair"], "dataset": record["dataset"], "id": record["first_id"],
@@ -102,7 +104,7 @@ def gather(args: argparse.Namespace) -> ReportInputs:
         reference=_yaml(args.reference),
         metric_options={"bins": 100, "kurtosis_of": "signed", "structural_zeros": False, **config.get("metrics", {})},
         provenance=provenance(config, Path(args.benchmarks) if args.benchmarks else None, revisions),
-        examples=_examples(run, selections),
+        examples=_examples(run, selections, model_of(config.get("pairs", {}))),
     )
 
 

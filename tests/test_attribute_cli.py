@@ -69,6 +69,31 @@ def test_writes_the_design_npz(tmp_path, model_dir):
     assert not list(out.parent.glob(".*.tmp"))
 
 
+def test_one_model_load_writes_one_npz_per_alpha(tmp_path, model_dir):
+    """Every alpha of one run equals a run of its own: the loaded model carries nothing from one alpha to the next."""
+    selection = _selection(tmp_path / "sel.json", [_sample("q1", 0), _sample("q2", 4)], t_bar=10.0)
+    outs = [tmp_path / "alpha0.1" / "base.npz", tmp_path / "alpha0.5" / "base.npz", tmp_path / "alpha0.9" / "base.npz"]
+    args = _common(model_dir, selection, outs[0], role="base")
+    args[args.index("--alpha") + 1: args.index("--alpha") + 2] = ["0.1", "0.5", "0.9"]
+    args[args.index("--out") + 1: args.index("--out") + 2] = map(str, outs)
+    assert CLI.main(args) == 0
+    for alpha, out in zip((0.1, 0.5, 0.9), outs, strict=True):
+        alone = tmp_path / f"alone{alpha}.npz"
+        assert CLI.main([*_common(model_dir, selection, alone, role="base"), "--alpha", str(alpha)]) == 0
+        data, expected = load_attribution(out), load_attribution(alone)
+        assert data.alpha == alpha and data.t_cut == max(int(alpha * 10), 1)
+        for key in ("scores", "losses", "t_cut", "n_targets", "sample_ids"):
+            np.testing.assert_array_equal(getattr(data, key), getattr(expected, key))
+
+
+def test_each_alpha_needs_its_output(capsys, tmp_path, model_dir):
+    selection = _selection(tmp_path / "sel.json", [_sample("q1", 0)])
+    with pytest.raises(SystemExit) as exit_info:
+        CLI.main([*_common(model_dir, selection, tmp_path / "a.npz"), "--alpha", "0.1", "0.5"])
+    assert exit_info.value.code == 2
+    assert "2 --alpha value(s) but 1 --out path(s)" in capsys.readouterr().err
+
+
 def test_help_works():
     done = _run("--help")
     assert done.returncode == 0 and "--batch-tokens" in done.stdout

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import yaml
 
-from workflow import REPO, job_counts, snakemake, workdir, write_config
+from workflow import REPO, job_counts, outputs, snakemake, workdir, write_config
 
 RUN = "smoke"
 
@@ -18,12 +18,16 @@ def demo_config() -> dict:
 
 
 def test_demo_dag(tmp_path):
-    done = snakemake(workdir(tmp_path), "-n", "--quiet", "rules", "--configfile", "config/demo.yaml")
+    done = snakemake(workdir(tmp_path), "-n", "--configfile", "config/demo.yaml")
     assert done.returncode == 0, done.stderr
     counts = job_counts(done.stdout)
     assert (counts["zoo_tasks"], counts["train_sft"], counts["train_rl"]) == (3, 3, 5)
-    assert counts["generate"] == counts["grade"] == 5 * 2 * 3 and counts["select"] == 5 * 3
-    assert counts["attribute"] == 5 * 3 * 2 * 2 and counts["analyze"] == 5 * 3 * 2
+    # 8 distinct models (the three Qwen2 pairs share one SFT base): each generated once, over all 3 datasets.
+    assert counts["generate"] == 8 and counts["grade"] == 8 * 3 and counts["select"] == 5 * 3
+    generations = outputs(done.stdout, r"results/demo/generations/\S+?\.jsonl")
+    assert len(generations) == 8 * 3 and "results/demo/generations/sft/qwen2/fractions.jsonl" in generations
+    assert counts["attribute"] == 5 * 2 * 3 and counts["analyze"] == 5 * 3 * 2
+    assert len(outputs(done.stdout, r"results/demo/attribution/\S+?\.npz")) == 5 * 3 * 2 * 2
     assert "fetch_model" not in counts  # the zoo's models are local folders the workflow trains
 
 
@@ -85,12 +89,14 @@ def smoke_run(tmp_path_factory) -> Path:
 def test_every_output_of_the_data_contract_exists(smoke_run):
     out = smoke_run / "results" / RUN
     config = small_zoo()
+    models = {"base": "sft/llama", **{pair: f"rl/{pair.removeprefix('llama_')}" for pair in config["pairs"]}}
     for pair in config["pairs"]:
         for dataset in config["datasets"]:
             for role in ("base", "rl"):
-                graded = [json.loads(line) for line in (out / "graded" / pair / role / f"{dataset}.jsonl").open()]
+                model = models["base" if role == "base" else pair]  # the pairs share one base: one set of files
+                graded = [json.loads(line) for line in (out / "graded" / model / f"{dataset}.jsonl").open()]
                 assert len(graded) == 100 and {"pred", "correct", "answer_token_ids"} <= set(graded[0])
-                assert (out / "generations" / pair / role / f"{dataset}.jsonl").is_file()
+                assert (out / "generations" / model / f"{dataset}.jsonl").is_file()
                 with np.load(out / "attribution" / pair / dataset / "alpha0.5" / f"{role}.npz") as npz:
                     assert npz["scores"].dtype == np.float32 and npz["scores"].shape[1:] == (5, 9)
             selection = json.loads((out / "selection" / pair / f"{dataset}.json").read_text())
@@ -103,6 +109,8 @@ def test_every_output_of_the_data_contract_exists(smoke_run):
         assert (out / "figures" / f"{figure}.png").is_file() and (out / "figures" / f"{figure}.svg").is_file()
     for model in ("sft/llama", "rl/grpo", "rl/dpo", "rl/online_dpo"):
         assert (out / "zoo" / model / "model.safetensors").is_file()
+    assert sorted(p.name for p in (smoke_run / "benchmarks" / RUN / "generate").rglob("*.tsv")) == [
+        "dpo.tsv", "grpo.tsv", "llama.tsv", "online_dpo.tsv"]  # one generation job per distinct model
 
 
 def test_the_report_shows_the_tables_figures_and_the_ablation(smoke_run):

@@ -90,6 +90,38 @@ def test_cli_writes_the_same_records_as_the_library(model_dir, tokenizer, plain_
     no_leftovers(out)
 
 
+def test_cli_answers_several_datasets_in_one_run(model_dir, tokenizer, plain_backend, gsm8k_file, tmp_path):
+    other = [Question(f"r-{q.id}", q.question.upper(), q.gold) for q in QUESTIONS[:2]]
+    qa = tmp_path / "qa.jsonl"
+    qa.write_text(
+        "".join(json.dumps({"id": q.id, "question": q.question, "gold": q.gold}) + "\n" for q in other),
+        encoding="utf-8",
+    )
+    outs = [tmp_path / "generations" / "gsm8k.jsonl", tmp_path / "generations" / "qa.jsonl"]
+    args = [*_cli_args(model_dir, gsm8k_file, outs[0]), "--dataset", "qa", "--data-format", "qa", "--data-path",
+            str(qa), "--out", str(outs[1]), "--batch-size", "2"]
+    assert CLI.main(args) == 0
+    gsm8k = [Question(f"gsm8k-{i:04d}", q.question, q.gold) for i, q in enumerate(QUESTIONS[:3])]
+    for out, questions in zip(outs, (gsm8k, other), strict=True):
+        expected = generate(questions, gen_settings(model_dir), tokenizer, plain_backend, tmp_path / f"lib-{out.name}")
+        assert read_jsonl(out) == expected
+        no_leftovers(out)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--data-path", "x.jsonl", "--dataset", "gsm8k", "--out", "o.jsonl"], "--data-path must follow the --dataset"),
+        (["--dataset", "gsm8k", "--out", "o.jsonl", "--dataset", "math"], "no --out for dataset(s) math"),
+        (["--dataset", "gsm8k", "--out", "o.jsonl", "--out", "p.jsonl"], "--out given twice for dataset gsm8k"),
+    ],
+)
+def test_cli_dataset_options_belong_to_one_dataset(capsys, args, message):
+    with pytest.raises(SystemExit) as exit_info:
+        CLI.main(["--model", "m", "--template", "mistral", "--max-new-tokens", "4", *args])
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err
+
+
 def test_cli_help(capsys):
     with pytest.raises(SystemExit) as exit_info:
         CLI.main(["--help"])

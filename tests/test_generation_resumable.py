@@ -21,7 +21,7 @@ from generation_support import (  # noqa: F401
 )
 from rlcircuits.datasets import Question
 from rlcircuits.errors import InputFormatError
-from rlcircuits.generation.answers import generate_answers
+from rlcircuits.generation.answers import generate_answers, generate_datasets
 from rlcircuits.generation.backends import GenerationError, open_backend
 from rlcircuits.generation.resumable import model_fingerprint, partial_path
 
@@ -144,3 +144,78 @@ def test_a_complete_partial_file_is_finished_without_loading_the_model(model_dir
     records = [record.to_json() for record in records]
     assert records == plain and read_jsonl(out) == plain
     no_leftovers(out)
+
+
+# --- several datasets, one model load ----------------------------------------------------------
+
+# Two datasets of a model: the second with ids of its own.
+OTHER = [Question(f"r-{q.id}", q.question.upper(), q.gold) for q in QUESTIONS[:3]]
+
+
+def _as_json(results) -> list[list[dict]]:
+    return [[record.to_json() for record in records] for records in results]
+
+
+def test_several_datasets_load_the_model_once_and_match_one_at_a_time(model_dir, tokenizer, plain_backend, tmp_path):
+    loads = []
+
+    def load():
+        loads.append(1)
+        return plain_backend
+
+    outs = [tmp_path / "a.jsonl", tmp_path / "b.jsonl"]
+    results = generate_datasets(
+        list(zip([QUESTIONS, OTHER], outs)), gen_settings(model_dir), tokenizer=tokenizer, load_backend=load,
+        batch_size=4,
+    )
+    assert loads == [1]
+    alone = [
+        generate(QUESTIONS, gen_settings(model_dir), tokenizer, plain_backend, tmp_path / "alone-a.jsonl"),
+        generate(OTHER, gen_settings(model_dir), tokenizer, plain_backend, tmp_path / "alone-b.jsonl"),
+    ]
+    assert _as_json(results) == alone and [read_jsonl(out) for out in outs] == alone
+    for out in outs:
+        no_leftovers(out)
+
+
+def test_a_failure_on_the_second_dataset_keeps_the_first_for_the_rerun(model_dir, tokenizer, plain_backend, tmp_path):
+    outs = [tmp_path / "a.jsonl", tmp_path / "b.jsonl"]
+    tasks = list(zip([QUESTIONS, OTHER], outs))
+    dying = _Counting(plain_backend, die_on_call=3)  # two batches of two for the first set, then dies
+    with pytest.raises(KeyboardInterrupt):
+        generate_datasets(tasks, gen_settings(model_dir), tokenizer=tokenizer, load_backend=lambda: dying, batch_size=2)
+    assert not any(out.exists() for out in outs)  # nothing looks complete...
+    first = read_jsonl(partial_path(outs[0]))[1:]
+    assert [r["id"] for r in first] == [q.id for q in QUESTIONS]  # ...but the first set's answers are kept
+    counting = _Counting(plain_backend)
+    results = _as_json(
+        generate_datasets(
+            tasks, gen_settings(model_dir), tokenizer=tokenizer, load_backend=lambda: counting, batch_size=2
+        )
+    )
+    assert counting.batches == [[r["prompt_token_ids"] for r in results[1][:2]], [results[1][2]["prompt_token_ids"]]]
+    assert results[0] == first and read_jsonl(outs[0]) == first
+    for out in outs:
+        no_leftovers(out)
+
+
+def test_every_partial_file_is_checked_before_the_model_is_loaded(model_dir, tokenizer, plain_backend, tmp_path):
+    outs = [tmp_path / "a.jsonl", tmp_path / "b.jsonl"]
+    _killed_run(model_dir, tokenizer, plain_backend, outs[1], gen_settings(model_dir, max_new_tokens=4))
+
+    def no_model():
+        raise AssertionError("the model must not be loaded")
+
+    with pytest.raises(GenerationError, match=r"b\.jsonl\.partial was written with other settings"):
+        generate_datasets(
+            list(zip([OTHER, QUESTIONS], outs)), gen_settings(model_dir), tokenizer=tokenizer, load_backend=no_model
+        )
+    assert not partial_path(outs[0]).exists() and not any(out.exists() for out in outs)
+
+
+def test_two_datasets_cannot_share_an_output(model_dir, tokenizer, plain_backend, tmp_path):
+    with pytest.raises(ValueError, match="same file"):
+        generate_datasets(
+            [(QUESTIONS, tmp_path / "a.jsonl"), (OTHER, tmp_path / "a.jsonl")], gen_settings(model_dir),
+            tokenizer=tokenizer, load_backend=lambda: plain_backend,
+        )

@@ -26,8 +26,10 @@ def run_dir(tmp_path_factory) -> Path:
     config = {
         "run_name": "unit",
         "pairs": {
-            "llama_grpo": {"algorithm": "GRPO", "online": True, "base": {"model": "zoo/llama-sft"}, "rl": {"model": "zoo/llama-grpo"}},
-            "qwen_dpo": {"algorithm": "DPO", "online": False, "base": {"model": "zoo/qwen-sft"}, "rl": {"model": "zoo/qwen-dpo"}},
+            "llama_grpo": {"algorithm": "GRPO", "online": True, "template": "zoo", "max_new_tokens": 64,
+                           "base": {"model": "zoo/llama-sft"}, "rl": {"model": "zoo/llama-grpo"}},
+            "qwen_dpo": {"algorithm": "DPO", "online": False, "template": "zoo", "max_new_tokens": 64,
+                         "base": {"model": "zoo/qwen-sft"}, "rl": {"model": "zoo/qwen-dpo"}},
         },
         "datasets": {"arith": {"source": "local"}},
         "alphas": [0.1, 0.5],
@@ -55,8 +57,8 @@ def run_dir(tmp_path_factory) -> Path:
                  "samples": [{"id": "q7", **dict.fromkeys(("base", "rl"), {"prompt_token_ids": [1], "answer_token_ids": [2]})}]}
     (run / "selection" / "llama_grpo").mkdir(parents=True)
     (run / "selection" / "llama_grpo" / "arith.json").write_text(json.dumps(selection))
-    for role in ("base", "rl"):
-        graded = run / "graded" / "llama_grpo" / role / "arith.jsonl"
+    for model in ("llama-sft", "llama-grpo"):  # graded files are filed by model (DESIGN §3)
+        graded = run / "graded" / "zoo" / model / "arith.jsonl"
         graded.parent.mkdir(parents=True)
         graded.write_text(json.dumps(records.graded("q7", True, question="2 + 2 = ? <b>bold?</b>", answer=EVIL)) + "\n")
     bench = root / "benchmarks" / "attribute"

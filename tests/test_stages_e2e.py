@@ -67,8 +67,8 @@ def run(tmp_path_factory) -> Path:
                               "--device", "cpu", "--batch-size", "4", "--no-progress", "--out", str(generations)]) == 0
         assert grade.main(["--generations", str(generations), "--out", str(run / "graded" / "toy" / role / "gsm8k.jsonl"),
                            "--workers", "2", "--no-progress"]) == 0
-    graded = sorted((run / "graded").rglob("*.jsonl"))
-    assert load_script("table4").main(["--graded", *map(str, graded), "--out", str(run / "tables" / "table4.csv")]) == 0
+    cells = [arg for role in ("base", "rl") for arg in ("--cell", "toy", role, "gsm8k", str(run / "graded/toy" / role / "gsm8k.jsonl"))]
+    assert load_script("table4").main([*cells, "--out", str(run / "tables" / "table4.csv")]) == 0
     assert load_script("select_samples").main([
         "--base", str(run / "graded/toy/base/gsm8k.jsonl"), "--rl", str(run / "graded/toy/rl/gsm8k.jsonl"),
         "--pair", "toy", "--dataset", "gsm8k", "--n", "3", "--out", str(run / "selection/toy/gsm8k.json")]) == 0

@@ -12,8 +12,8 @@ from script_loader import load_script
 TABLE4 = load_script("table4")
 
 
-def _graded_file(root: Path, pair: str, role: str, dataset: str, statuses: list[tuple[bool, str]]) -> Path:
-    return write_records(root / pair / role / f"{dataset}.jsonl", [graded(f"q{i}", c, s) for i, (c, s) in enumerate(statuses)])
+def _graded_file(root: Path, model: str, dataset: str, statuses: list[tuple[bool, str]]) -> Path:
+    return write_records(root / model / f"{dataset}.jsonl", [graded(f"q{i}", c, s) for i, (c, s) in enumerate(statuses)])
 
 
 EXPECTED_TABLE4 = (
@@ -21,51 +21,60 @@ EXPECTED_TABLE4 = (
     "alpha,base,gsm8k,4,1,25,1,1,0\n"
     "alpha,rl,gsm8k,4,3,75,0,0,0\n"
     "alpha,base,math,3,2,66.66666667,0,0,1\n"
+    "beta,base,gsm8k,4,1,25,1,1,0\n"
     "beta,rl,gsm8k,1,1,100,0,0,0\n"
 )
 
 
 @pytest.fixture
-def graded_root(tmp_path) -> Path:
+def graded_cells(tmp_path) -> list[list[str]]:
+    """Table 4 cells in no particular order; pairs alpha and beta share their base model's files."""
     root = tmp_path / "graded"
-    _graded_file(root, "beta", "rl", "gsm8k", [(True, "ok")])
-    _graded_file(root, "alpha", "rl", "gsm8k", [(True, "ok"), (True, "ok"), (True, "ok"), (False, "ok")])
-    _graded_file(root, "alpha", "base", "math", [(True, "ok"), (True, "ok"), (False, "crashed")])
-    _graded_file(root, "alpha", "base", "gsm8k", [(True, "ok"), (False, "ok"), (False, "no_answer"), (False, "timeout")])
-    return root
+    sft = _graded_file(root, "sft", "gsm8k", [(True, "ok"), (False, "ok"), (False, "no_answer"), (False, "timeout")])
+    return [
+        ["beta", "rl", "gsm8k", str(_graded_file(root, "beta-rl", "gsm8k", [(True, "ok")]))],
+        ["alpha", "rl", "gsm8k", str(_graded_file(root, "alpha-rl", "gsm8k", [(True, "ok")] * 3 + [(False, "ok")]))],
+        ["alpha", "base", "math", str(_graded_file(root, "sft", "math", [(True, "ok"), (True, "ok"), (False, "crashed")]))],
+        ["alpha", "base", "gsm8k", str(sft)],
+        ["beta", "base", "gsm8k", str(sft)],
+    ]
 
 
-def test_table4_from_a_root_is_sorted_and_byte_stable(tmp_path, graded_root):
+def _cell_args(cells) -> list[str]:
+    return [arg for cell in cells for arg in ("--cell", *cell)]
+
+
+def test_table4_rows_per_pair_role_dataset_are_sorted_and_byte_stable(tmp_path, graded_cells):
     out = tmp_path / "tables" / "table4.csv"
-    assert TABLE4.main(["--graded-root", str(graded_root), "--out", str(out)]) == 0
+    assert TABLE4.main([*_cell_args(graded_cells), "--out", str(out)]) == 0
     assert out.read_text() == EXPECTED_TABLE4
-    files = [str(p) for p in reversed(sorted(graded_root.glob("*/*/*.jsonl")))]
     again = tmp_path / "again.csv"
-    assert TABLE4.main(["--graded", *files, "--out", str(again)]) == 0
+    assert TABLE4.main([*_cell_args(reversed(graded_cells)), "--out", str(again)]) == 0
     assert again.read_bytes() == out.read_bytes()
 
 
 @pytest.mark.parametrize(
-    ("setup", "message"),
+    ("role", "setup", "message"),
     [
-        (lambda root: _graded_file(root, "p", "sft", "d", [(True, "ok")]), r"role one of \('base', 'rl'\)"),
-        (lambda root: write_records(root / "p" / "rl" / "d.jsonl", [graded("q", None)]),
+        ("sft", lambda root: _graded_file(root, "m", "d", [(True, "ok")]),
+         r"cell p/sft/d: role must be one of \('base', 'rl'\)"),
+        ("rl", lambda root: write_records(root / "m" / "d.jsonl", [graded("q", None)]),
          r"d\.jsonl:1: correct must be true or false"),
-        (lambda root: _graded_file(root, "p", "rl", "d", [(True, "late")]), r"d\.jsonl:1: grade_status must be one of"),
-        (lambda root: _graded_file(root, "p", "rl", "d", []), r"d\.jsonl: graded file has no records"),
+        ("rl", lambda root: _graded_file(root, "m", "d", [(True, "late")]), r"d\.jsonl:1: grade_status must be one of"),
+        ("rl", lambda root: _graded_file(root, "m", "d", []), r"d\.jsonl: graded file has no records"),
     ],
 )
-def test_table4_refuses_bad_graded_files(tmp_path, setup, message):
-    setup(tmp_path / "graded")
+def test_table4_refuses_bad_graded_files(tmp_path, role, setup, message):
+    path = setup(tmp_path / "graded")
     with pytest.raises(InputFormatError, match=message):
-        table4(sorted((tmp_path / "graded").glob("*/*/*.jsonl")))
+        table4([("p", role, "d", path)])
 
 
-def test_table4_cli_errors(tmp_path, graded_root, capsys):
+def test_table4_cli_errors(tmp_path, graded_cells, capsys):
     out = tmp_path / "t.csv"
-    assert TABLE4.main(["--graded-root", str(tmp_path / "nothing"), "--out", str(out)]) == 1
-    assert capsys.readouterr().err == f"table4: error: {tmp_path / 'nothing'}: graded folder not found\n"
-    twice = [str(graded_root / "beta" / "rl" / "gsm8k.jsonl")] * 2
-    assert TABLE4.main(["--graded", *twice, "--out", str(out)]) == 1
-    assert "two graded files for pair/role/dataset beta/rl/gsm8k" in capsys.readouterr().err
+    missing = tmp_path / "nothing.jsonl"
+    assert TABLE4.main(["--cell", "p", "rl", "d", str(missing), "--out", str(out)]) == 1
+    assert capsys.readouterr().err == f"table4: error: {missing}: graded file not found\n"
+    assert TABLE4.main([*_cell_args(graded_cells[:1] * 2), "--out", str(out)]) == 1
+    assert "Table 4 cell pair/role/dataset beta/rl/gsm8k is given twice" in capsys.readouterr().err
     assert not out.exists()

@@ -1,14 +1,20 @@
 """The Snakemake workflow: lint, formatting, the paper's DAG, config validation, preflight,
-container execution (with a stand-in apptainer) and the SLURM profile. No GPU, no engine."""
+container execution (with a stand-in apptainer), the SLURM profile, and a generate job that
+fails on its second dataset and is rerun. No GPU."""
 
+import json
 import os
+import re
 import stat
 import subprocess
 from pathlib import Path
 
 import pytest
+from transformers import LlamaConfig, LlamaForCausalLM
 
-from workflow import REPO, job_counts, paper_config, snakemake, workdir, write_config
+import tiny_models
+import tiny_tokenizer
+from workflow import REPO, job_counts, outputs, paper_config, snakemake, workdir, write_config
 
 
 def test_lint_is_clean(tmp_path):
@@ -24,13 +30,17 @@ def test_snakefmt_is_clean():
 
 
 def test_paper_dag_is_the_grid(tmp_path):
-    done = snakemake(workdir(tmp_path), "-n", "--quiet", "rules")
+    done = snakemake(workdir(tmp_path), "-n")
     assert done.returncode == 0, done.stderr
     counts = job_counts(done.stdout)
-    assert counts["generate"] == 8 * 3 and counts["grade"] == 8 * 3
-    assert counts["select"] == 4 * 3 and counts["attribute"] == 4 * 3 * 4 * 2
-    assert counts["analyze"] == 4 * 3 * 4 and counts["fetch_model"] == 8
+    # One job per model for generation (all datasets) and per pair x role x dataset for attribution (all alphas).
+    assert counts["generate"] == 8 and counts["grade"] == 8 * 3 and counts["fetch_model"] == 8
+    assert counts["select"] == 4 * 3 and counts["attribute"] == 4 * 2 * 3
+    assert len(outputs(done.stdout, r"results/paper/attribution/\S+?\.npz")) == 4 * 3 * 4 * 2
+    assert len(outputs(done.stdout, r"results/paper/generations/\S+?\.jsonl")) == 8 * 3
+    assert counts["analyze"] == 4 * 3 * 4
     assert counts["preflight"] == counts["tables"] == counts["figures"] == counts["render_report"] == 1
+    assert "models/deepseek-ai/deepseek-math-7b-rl" in outputs(done.stdout, r"models/\S+?(?=,|$)")
 
 
 def test_a_configfile_replaces_the_paper_config_instead_of_merging(tmp_path):
@@ -40,7 +50,7 @@ def test_a_configfile_replaces_the_paper_config_instead_of_merging(tmp_path):
     config["figure2"]["pair"] = "only"
     done = snakemake(folder, "-n", "--quiet", "rules", "--configfile", str(write_config(folder, config)))
     assert done.returncode == 0, done.stderr
-    assert job_counts(done.stdout)["generate"] == 2 * 3  # not the paper's 8 models on top
+    assert job_counts(done.stdout)["generate"] == 2  # not the paper's 8 models on top
 
 
 @pytest.mark.parametrize(
@@ -107,4 +117,51 @@ def test_slurm_profile_dry_runs(tmp_path):
     pytest.importorskip("snakemake_executor_plugin_slurm")
     done = snakemake(workdir(tmp_path), "-n", "--profile", "profiles/slurm", "--quiet", "rules")
     assert done.returncode == 0, done.stdout + done.stderr
-    assert job_counts(done.stdout)["attribute"] == 96
+    assert job_counts(done.stdout)["attribute"] == 24
+
+
+# --- a generate job that fails on its second dataset --------------------------------------------
+
+
+def _model_without_the_inst_tokens(folder: Path) -> Path:
+    """A tiny Llama whose embedding stops short of the tokenizer's last ids (the merges IN, INS, INST):
+    a prompt holding "INST" makes its forward pass fail, as a real model fails on a bad input."""
+    config = LlamaConfig(**{**tiny_models.CONFIGS["llama"](2).to_dict(), "vocab_size": tiny_models.VOCAB - 3})
+    return tiny_tokenizer.save_with_model(LlamaForCausalLM(config).eval(), folder)
+
+
+def _qa_file(path: Path, questions: list[str]) -> Path:
+    path.write_text("".join(json.dumps({"id": f"q{i}", "question": q, "gold": "1"}) + "\n" for i, q in enumerate(questions)))
+    return path
+
+
+def test_a_generate_job_failing_on_its_second_dataset_keeps_the_first_for_the_rerun(tmp_path):
+    folder = workdir(tmp_path)
+    model = _model_without_the_inst_tokens(tmp_path / "zoo" / "sft")
+    first = _qa_file(tmp_path / "first.jsonl", ["what is one?", "add two and three", "is nine odd?"])
+    second = _qa_file(tmp_path / "second.jsonl", ["say one", "INST two"])
+    config = paper_config()
+    pair = {**config["pairs"]["deepseek_math"], "max_new_tokens": 4,
+            "base": {"model": str(model)}, "rl": {"model": str(tmp_path / "zoo" / "rl")}}
+    config.update(run_name="resume", device="cpu", pairs={"toy": pair}, figure2={"pair": "toy", "dataset": "first", "alpha": 0.5},
+                  datasets={name: {"source": "local", "format": "qa", "path": str(path)}
+                            for name, path in (("first", first), ("second", second))},
+                  generation={"backend": "transformers", "batch_size": 2, "dtype": "float32", "threads": 1})
+    path = write_config(folder, config)
+    out = folder / "results" / "resume" / "generations" / "sft"
+    targets = [str((out / f"{name}.jsonl").relative_to(folder)) for name in ("first", "second")]
+    failed = snakemake(folder, *targets, "--cores", "1", "--configfile", str(path))
+    assert failed.returncode != 0, failed.stdout
+    log = folder / "logs" / "resume" / "generate" / "sft.log"
+    assert log.is_file() and "IndexError" in log.read_text(), failed.stdout + failed.stderr
+    assert not (out / "first.jsonl").exists() and not (out / "second.jsonl").exists()
+    kept = [json.loads(line) for line in (out / "first.jsonl.partial").read_text().splitlines()][1:]
+    assert [record["id"] for record in kept] == ["q0", "q1", "q2"]  # the first dataset's answers, all kept
+
+    _qa_file(second, ["say one", "say two"])
+    done = snakemake(folder, *targets, "--cores", "1", "--configfile", str(path))
+    assert done.returncode == 0, done.stderr
+    assert re.search(r"3 questions: 3 already answered in \S+first\.jsonl\.partial, 0 to go", log.read_text())
+    assert [json.loads(line) for line in (out / "first.jsonl").read_text().splitlines()] == kept
+    assert len((out / "second.jsonl").read_text().splitlines()) == 2
+    assert not list(out.glob("*.partial"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -48,6 +49,12 @@ def job_counts(output: str) -> dict[str, int]:
         if len(parts) == 2 and parts[1].isdigit() and parts[0] not in ("total",) and not parts[0].startswith("-"):
             counts[parts[0]] = int(parts[1])
     return counts
+
+
+def outputs(dry_run: str, pattern: str) -> set[str]:
+    """Every path matching ``pattern`` on the output lines of a verbose dry run."""
+    lines = [line for line in dry_run.splitlines() if line.strip().startswith("output:")]
+    return {path for line in lines for path in re.findall(pattern, line)}
 
 
 def has(tool: str) -> bool:

@@ -84,39 +84,31 @@ def write_csv(frame: pd.DataFrame, path: str | Path) -> None:
 TABLE4_COLUMNS = ("pair", "role", "dataset", "n", "n_correct", "accuracy_pct", "no_answer", "timeouts", "crashed")
 
 
-def graded_files(root: str | Path) -> list[Path]:
-    """Every ``{pair}/{role}/{dataset}.jsonl`` under ``root`` (a run's ``graded/``), sorted."""
-    root = Path(root)
-    if not root.is_dir():
-        raise InputFormatError(f"{root}: graded folder not found")
-    paths = sorted(root.glob("*/*/*.jsonl"))
-    if not paths:
-        raise InputFormatError(f"{root}: no graded files ({{pair}}/{{role}}/{{dataset}}.jsonl)")
-    return paths
-
-
-def _accuracy_row(path: Path) -> dict[str, Any]:
-    """One Table 4 row from ``…/{pair}/{role}/{dataset}.jsonl``."""
-    if path.suffix != ".jsonl" or len(path.parts) < 3 or path.parts[-2] not in ROLES:
-        raise InputFormatError(f"{path}: expected a path ending {{pair}}/{{role}}/{{dataset}}.jsonl, role one of {ROLES}")
+def _accuracy_row(pair: str, role: str, dataset: str, path: Path) -> dict[str, Any]:
+    """One Table 4 row: a pair's role on a dataset, read from the graded file of that role's model."""
+    if role not in ROLES:
+        raise InputFormatError(f"{path}: Table 4 cell {pair}/{role}/{dataset}: role must be one of {ROLES}")
     records = read_graded(path)
     if not records:
         raise InputFormatError(f"{path}: graded file has no records")
     statuses = [record.grade_status for record in records]
     n_correct = sum(record.correct for record in records)
     return {
-        "pair": path.parts[-3], "role": path.parts[-2], "dataset": path.stem, "n": len(records), "n_correct": n_correct,
+        "pair": pair, "role": role, "dataset": dataset, "n": len(records), "n_correct": n_correct,
         "accuracy_pct": 100.0 * n_correct / len(records), "no_answer": statuses.count("no_answer"),
         "timeouts": statuses.count("timeout"), "crashed": statuses.count("crashed"),
     }
 
 
-def table4(paths: Iterable[str | Path]) -> pd.DataFrame:
-    """Accuracy per pair x role x dataset, sorted by pair, dataset, role (base before rl)."""
-    rows = [_accuracy_row(Path(path)) for path in paths]
-    cells = [(r["pair"], r["role"], r["dataset"]) for r in rows]
-    duplicates = sorted({c for c in cells if cells.count(c) > 1})
+def table4(cells: Iterable[tuple[str, str, str, str | Path]]) -> pd.DataFrame:
+    """Accuracy per pair x role x dataset, sorted by pair, dataset, role (base before rl).
+
+    Each cell is (pair, role, dataset, graded file); pairs that share a model share its file.
+    """
+    rows = [_accuracy_row(pair, role, dataset, Path(path)) for pair, role, dataset, path in cells]
+    keys = [(r["pair"], r["role"], r["dataset"]) for r in rows]
+    duplicates = sorted({key for key in keys if keys.count(key) > 1})
     if duplicates:
-        raise InputFormatError(f"two graded files for pair/role/dataset {'/'.join(duplicates[0])}")
+        raise InputFormatError(f"Table 4 cell pair/role/dataset {'/'.join(duplicates[0])} is given twice")
     frame = pd.DataFrame(rows, columns=list(TABLE4_COLUMNS))
     return frame.sort_values(["pair", "dataset", "role"]).reset_index(drop=True)

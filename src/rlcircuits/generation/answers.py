@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
@@ -78,30 +79,84 @@ def generate_answers(
     been checked, so a mismatch is reported before a large model is loaded. Returns the records
     in the order of ``questions``.
     """
+    return generate_datasets(
+        [(questions, out)],
+        settings,
+        tokenizer=tokenizer,
+        load_backend=load_backend,
+        batch_size=batch_size,
+        progress=progress,
+    )[0]
+
+
+def generate_datasets(
+    tasks: Sequence[tuple[Sequence[QuestionLike], str | os.PathLike[str]]],
+    settings: GenerationSettings,
+    *,
+    tokenizer: Tokenizer,
+    load_backend: Callable[[], Backend],
+    batch_size: int | None = None,
+    progress: bool = False,
+) -> list[list[GenerationRecord]]:
+    """Answer several question sets (``(questions, out)`` each) with one backend, loaded at most once.
+
+    Every set resumes from and checkpoints to its own ``<out>.partial``, all checked before the
+    model is loaded. A finished set stays in its partial file until every set is finished: a job
+    that fails on a later set (and whose declared outputs Snakemake then deletes) keeps all its
+    finished answers for the rerun. Then every ``<out>`` is written atomically, and only after
+    that are the partial files removed, so a kill in between loses nothing either. Returns each
+    set's records in the order of its questions.
+    """
     batch_size = DEFAULT_BATCH_SIZE[settings.backend] if batch_size is None else batch_size
     if batch_size < 1:
         raise ValueError(f"batch size must be at least 1, got {batch_size}")
+    outs = [Path(out) for _, out in tasks]
+    if len(set(outs)) != len(outs):
+        raise ValueError(f"two question sets would be written to the same file: {', '.join(map(str, outs))}")
+    template = get_template(settings.template)
+    backend: Backend | None = None
+    with contextlib.ExitStack() as stack:
+        plans = []
+        for (questions, _), out in zip(tasks, outs, strict=True):
+            fields = _question_fields(questions, template, tokenizer)
+            partial = stack.enter_context(PartialFile(out, settings))
+            done = partial.resume(fields)
+            log.info(
+                "%d questions: %d already answered in %s, %d to go",
+                len(fields),
+                len(done),
+                partial.path,
+                len(fields) - len(done),
+            )
+            plans.append((out, fields, partial, done))
+        for out, fields, partial, done in plans:
+            pending = [record for i, record in fields.items() if i not in done]
+            if pending:
+                backend = load_backend() if backend is None else backend
+                label = f"generate {out.stem}" if progress else None
+                _answer(backend, pending, settings, template.stop, tokenizer, partial, done, batch_size, label)
+    results = [[done[i] for i in fields] for _, fields, _, done in plans]
+    for out, records in zip(outs, results, strict=True):
+        write_generations(out, records)
+    for _, _, partial, _ in plans:
+        partial.path.unlink(missing_ok=True)
+    for out, records in zip(outs, results, strict=True):
+        capped = sum(record.finish_reason == "length" for record in records)
+        log.info("%s: %d answers, %d stopped at max_new_tokens=%d", out, len(records), capped, settings.max_new_tokens)
+    return results
+
+
+def _question_fields(
+    questions: Sequence[QuestionLike], template: Template, tokenizer: Tokenizer
+) -> dict[str, dict[str, Any]]:
+    """Each question's prompt fields by id, in question order; no questions or a repeated id is refused."""
     if not questions:
         raise ValueError("no questions to answer")
     ids = [question.id for question in questions]
     repeated = [i for i, count in Counter(ids).items() if count > 1]
     if repeated:
         raise ValueError(f"duplicate question ids, e.g. {repeated[0]}")
-    out = Path(out)
-    template = get_template(settings.template)
-    fields = {question.id: _prompt_fields(question, template, tokenizer) for question in questions}
-    with PartialFile(out, settings) as partial:
-        done = partial.resume(fields)
-        pending = [fields[i] for i in ids if i not in done]
-        log.info("%d questions: %d already answered in %s, %d to go", len(ids), len(done), partial.path, len(pending))
-        if pending:
-            _answer(load_backend(), pending, settings, template.stop, tokenizer, partial, done, batch_size, progress)
-    records = [done[i] for i in ids]
-    write_generations(out, records)
-    partial.path.unlink(missing_ok=True)
-    capped = sum(record.finish_reason == "length" for record in records)
-    log.info("%s: %d answers, %d stopped at max_new_tokens=%d", out, len(records), capped, settings.max_new_tokens)
-    return records
+    return {question.id: _prompt_fields(question, template, tokenizer) for question in questions}
 
 
 def _answer(
@@ -113,10 +168,10 @@ def _answer(
     partial: PartialFile,
     done: dict[str, GenerationRecord],
     batch_size: int,
-    progress: bool,
+    progress: str | None,
 ) -> None:
-    """Generate batch by batch, checkpointing each batch before the next one starts."""
-    bar = tqdm(total=len(done) + len(pending), initial=len(done), unit="question", desc="generate", disable=not progress)
+    """Generate batch by batch, checkpointing each batch before the next one starts; ``progress`` labels the bar."""
+    bar = tqdm(total=len(done) + len(pending), initial=len(done), unit="question", desc=progress, disable=progress is None)
     started, tokens = time.perf_counter(), 0
     for start in range(0, len(pending), batch_size):
         batch = pending[start : start + batch_size]
