@@ -48,7 +48,7 @@ from typing import IO, Any, Protocol
 import torch
 from transformers import GenerationConfig, StoppingCriteria, StoppingCriteriaList
 
-from rlcircuits.errors import InputFormatError, ModelLoadError, RLCircuitsError
+from rlcircuits.errors import InputFormatError, ModelLoadError, RLCircuitsError, SettingsError
 from rlcircuits.files import atomic_output
 from rlcircuits.models import load_model
 from rlcircuits.prompts import Template, get_template
@@ -99,7 +99,7 @@ class GenerationSettings:
         if self.backend not in ("vllm", "transformers"):
             raise ValueError(f"settings need a resolved backend (vllm or transformers), got {self.backend!r}")
         if self.max_new_tokens < 1:
-            raise ValueError(f"max_new_tokens must be at least 1, got {self.max_new_tokens}")
+            raise SettingsError(f"max_new_tokens must be at least 1, got {self.max_new_tokens}")
         get_template(self.template)  # an unknown name fails here, before any model is loaded
 
 
@@ -268,7 +268,7 @@ def _vllm_installed() -> bool:
 def resolve_backend(requested: str, device: str) -> str:
     """``auto`` means vLLM where it can run (installed, CUDA GPU, a cuda device asked for), else transformers."""
     if requested not in BACKENDS:
-        raise ValueError(f"unknown backend {requested!r}; choose one of {', '.join(BACKENDS)}")
+        raise SettingsError(f"unknown backend {requested!r}; choose one of {', '.join(BACKENDS)}")
     if requested == "transformers":
         return requested
     missing = [
@@ -491,13 +491,13 @@ def generate_answers(
     """
     batch_size = DEFAULT_BATCH_SIZE[settings.backend] if batch_size is None else batch_size
     if batch_size < 1:
-        raise ValueError(f"batch size must be at least 1, got {batch_size}")
+        raise SettingsError(f"batch size must be at least 1, got {batch_size}")
     if not questions:
-        raise ValueError("no questions to answer")
+        raise SettingsError("no questions to answer")
     ids = [question.id for question in questions]
     repeated = [i for i, count in Counter(ids).items() if count > 1]
     if repeated:
-        raise ValueError(f"duplicate question ids, e.g. {repeated[0]}")
+        raise SettingsError(f"duplicate question ids, e.g. {repeated[0]}")
     out = Path(out)
     template = get_template(settings.template)
     fields = {question.id: _prompt_fields(question, template, tokenizer) for question in questions}

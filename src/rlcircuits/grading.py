@@ -33,7 +33,7 @@ import pandas as pd
 import sympy
 from tqdm.auto import tqdm
 
-from rlcircuits.errors import InputFormatError
+from rlcircuits.errors import InputFormatError, SettingsError
 from rlcircuits.files import atomic_output, iter_jsonl
 from rlcircuits.latex import last_boxed
 
@@ -245,7 +245,7 @@ class JudgePool:
 
     def __init__(self, *, workers: int, timeout: float, judge: Callable[[str, str], bool] = is_equivalent) -> None:
         if workers < 1 or not timeout > 0:
-            raise ValueError(f"need workers >= 1 and timeout > 0, got workers={workers}, timeout={timeout}")
+            raise SettingsError(f"need workers >= 1 and timeout > 0, got workers={workers}, timeout={timeout}")
         self.workers, self.timeout, self._judge = workers, timeout, judge
         self._context = multiprocessing.get_context("forkserver")
         self._context.set_forkserver_preload([__name__])

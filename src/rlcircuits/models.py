@@ -18,7 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from rlcircuits.errors import ModelLoadError, UnsupportedArchitecture
+from rlcircuits.errors import ModelLoadError, SettingsError, UnsupportedArchitecture
 
 DTYPES: dict[str, torch.dtype] = {
     "float32": torch.float32,
@@ -37,7 +37,7 @@ def resolve_dtype(name: str) -> torch.dtype:
     try:
         return DTYPES[name]
     except KeyError:
-        raise ValueError(f"unknown dtype {name!r}; choose one of {', '.join(DTYPES)}") from None
+        raise SettingsError(f"unknown dtype {name!r}; choose one of {', '.join(DTYPES)}") from None
 
 
 def _dtype_kwarg() -> str:
