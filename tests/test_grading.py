@@ -25,12 +25,12 @@ from rlcircuits.grading import (
     table4,
     write_jsonl,
 )
-from script_loader import SCRIPTS, load_script
+from script_loader import BENCH_DIR, SCRIPTS, load_script
 from shared_data import shared_file
 
 GRADE = load_script("grade")
 TABLE4 = load_script("table4")
-BENCH = load_script("bench_grading")
+BENCH = load_script("bench_grading", BENCH_DIR)
 
 # Hangs math-verify/sympy (it evaluates the power tower): a real pathological answer.
 POWER_TOWER = "9^{9^{9^{9}}}"
@@ -351,7 +351,7 @@ def test_table4_cli_errors(tmp_path, graded_root, capsys):
     assert not out.exists()
 
 
-# --- the real test sets (seeded subsets; scripts/bench_grading.py measures the full sets) -------
+# --- the real test sets (seeded subsets; bench/bench_grading.py measures the full sets) -------
 
 # College Math is the slow one (sympy on differential-equation and matrix answers).
 SAMPLES = {"gsm8k": 300, "math": 300, "college_math": 100}

@@ -10,8 +10,8 @@ a fresh subprocess that resets the kernel's peak-RSS counter (/proc/self/clear_r
 model is built, so the peak covers the pass alone; the "activation" ratio subtracts the RSS
 held before the pass (weights, interpreter), the "total" ratio does not.
 
-    python scripts/bench_attribution.py                       # CPU preset: 8 layers, d=512, 512 tokens
-    python scripts/bench_attribution.py --preset mistral-7b --device cuda --dtype bfloat16 --find-max-tokens
+    python bench/bench_attribution.py                       # CPU preset: 8 layers, d=512, 512 tokens
+    python bench/bench_attribution.py --preset mistral-7b --device cuda --dtype bfloat16 --find-max-tokens
 """
 
 from __future__ import annotations
