@@ -17,6 +17,7 @@ from transformers import GenerationConfig
 
 import tiny_models
 import tiny_tokenizer
+from cli_failure import fails_cleanly
 from rlcircuits import generation
 from rlcircuits.datasets import Question
 from rlcircuits.errors import InputFormatError
@@ -463,17 +464,8 @@ def test_cli_writes_the_same_records_as_the_library(model_dir, tokenizer, plain_
     _no_leftovers(out)
 
 
-def test_cli_help(capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        CLI.main(["--help"])
-    assert exit_info.value.code == 0 and "--tensor-parallel-size" in capsys.readouterr().out
-
-
 def _cli_fails(capsys, args: list[str], out: Path, message: str) -> None:
-    assert CLI.main(args) == 1
-    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("generate: error: ")]
-    assert len(errors) == 1 and message in errors[0], errors
-    assert not out.exists() and not list(out.parent.glob(".*.tmp"))
+    fails_cleanly(capsys, CLI.main, args, "generate", message, [out])
 
 
 def test_cli_missing_model_folder(capsys, gsm8k_file, tmp_path):

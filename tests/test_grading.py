@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from cli_failure import fails_cleanly
 from rlcircuits.errors import InputFormatError
 from rlcircuits.grading import (
     GENERATION_KEYS,
@@ -261,16 +262,17 @@ def test_grade_cli_writes_graded_records(tmp_path):
 def test_grade_cli_error_is_one_line_and_writes_nothing(tmp_path, capsys):
     generations = _write_lines(tmp_path / "gen.jsonl", [GOOD, "{broken"])
     out = tmp_path / "graded" / "g.jsonl"
-    assert GRADE.main(["--generations", str(generations), "--out", str(out)]) == 1
-    err = capsys.readouterr().err
+    argv = ["--generations", str(generations), "--out", str(out)]
+    err = fails_cleanly(capsys, GRADE.main, argv, "grade", "invalid JSON", [out])
     assert err == f"grade: error: {generations}:2: invalid JSON (Expecting property name enclosed in double quotes)\n"
     assert not out.parent.exists() or list(out.parent.iterdir()) == []
 
 
 def test_grade_cli_missing_input(tmp_path, capsys):
     out = tmp_path / "g.jsonl"
-    assert GRADE.main(["--generations", str(tmp_path / "none.jsonl"), "--out", str(out)]) == 1
-    assert capsys.readouterr().err == f"grade: error: {tmp_path / 'none.jsonl'}: generations file not found\n"
+    err = fails_cleanly(capsys, GRADE.main, ["--generations", str(tmp_path / "none.jsonl"), "--out", str(out)], "grade",
+                        "generations file not found")
+    assert err == f"grade: error: {tmp_path / 'none.jsonl'}: generations file not found\n"
     assert list(tmp_path.iterdir()) == []
 
 
@@ -343,12 +345,12 @@ def test_table4_refuses_bad_graded_files(tmp_path, setup, message):
 
 def test_table4_cli_errors(tmp_path, graded_root, capsys):
     out = tmp_path / "t.csv"
-    assert TABLE4.main(["--graded-root", str(tmp_path / "nothing"), "--out", str(out)]) == 1
-    assert capsys.readouterr().err == f"table4: error: {tmp_path / 'nothing'}: graded folder not found\n"
+    err = fails_cleanly(capsys, TABLE4.main, ["--graded-root", str(tmp_path / "nothing"), "--out", str(out)], "table4",
+                        "graded folder not found")
+    assert err == f"table4: error: {tmp_path / 'nothing'}: graded folder not found\n"
     twice = [str(graded_root / "beta" / "rl" / "gsm8k.jsonl")] * 2
-    assert TABLE4.main(["--graded", *twice, "--out", str(out)]) == 1
-    assert "two graded files for pair/role/dataset beta/rl/gsm8k" in capsys.readouterr().err
-    assert not out.exists()
+    fails_cleanly(capsys, TABLE4.main, ["--graded", *twice, "--out", str(out)], "table4",
+                  "two graded files for pair/role/dataset beta/rl/gsm8k", [out])
 
 
 # --- the real test sets (seeded subsets; bench/bench_grading.py measures the full sets) -------

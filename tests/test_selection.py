@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from cli_failure import fails_cleanly
 from rlcircuits.errors import InputFormatError
 from rlcircuits.selection import (
     GradedAnswer,
@@ -92,7 +93,7 @@ def _write_graded(path: Path, answers: list[GradedAnswer]) -> Path:
     return path
 
 
-def test_cli_output_is_what_attribute_reads(tmp_path):
+def test_cli_output_is_what_attribute_reads(tmp_path, capsys):
     cli = load_script("select_samples")
     base, rl = _graded()
     out = tmp_path / "selection" / "p" / "d.json"
@@ -102,8 +103,8 @@ def test_cli_output_is_what_attribute_reads(tmp_path):
     selection = read_selection(out)
     assert selection.t_bar == 8.0 and sorted(s.id for s in selection.samples) == ["q0", "q5"]
     assert selection.samples[0].base.prompt_token_ids == (0, 1, 2, 3, 4)
-    assert cli.main([*args[:-1], str(tmp_path / "none.json"), "--beta", "1.3", "--gamma", "1.2"]) == 1
-    assert not (tmp_path / "none.json").exists()
+    argv = [*args[:-1], str(tmp_path / "none.json"), "--beta", "1.3", "--gamma", "1.2"]
+    fails_cleanly(capsys, cli.main, argv, "select", "no question survives the length filters", [tmp_path / "none.json"])
 
 
 def test_graded_file_errors_name_the_line(tmp_path):

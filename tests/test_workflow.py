@@ -1,5 +1,6 @@
 """The Snakemake workflow: lint, formatting, the paper's DAG, config validation, preflight,
-container execution (with a stand-in apptainer) and the SLURM profile. No GPU, no engine."""
+container execution (with a stand-in apptainer) and the SLURM profile. No GPU, no engine.
+Every test that starts Snakemake is `slow`."""
 
 import os
 import stat
@@ -11,6 +12,7 @@ import pytest
 from workflow import REPO, job_counts, paper_config, snakemake, workdir, write_config
 
 
+@pytest.mark.slow
 def test_lint_is_clean(tmp_path):
     done = snakemake(workdir(tmp_path), "--lint")
     assert done.returncode == 0, done.stdout + done.stderr
@@ -23,6 +25,7 @@ def test_snakefmt_is_clean():
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+@pytest.mark.slow
 def test_paper_dag_is_the_grid(tmp_path):
     done = snakemake(workdir(tmp_path), "-n", "--quiet", "rules")
     assert done.returncode == 0, done.stderr
@@ -33,6 +36,7 @@ def test_paper_dag_is_the_grid(tmp_path):
     assert counts["preflight"] == counts["tables"] == counts["figures"] == counts["render_report"] == 1
 
 
+@pytest.mark.slow
 def test_a_configfile_replaces_the_paper_config_instead_of_merging(tmp_path):
     folder = workdir(tmp_path)
     config = paper_config()
@@ -43,6 +47,7 @@ def test_a_configfile_replaces_the_paper_config_instead_of_merging(tmp_path):
     assert job_counts(done.stdout)["generate"] == 2 * 3  # not the paper's 8 models on top
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("edit", "named"),
     [
@@ -64,6 +69,7 @@ def test_schema_rejects_a_bad_config_naming_the_key(tmp_path, edit, named):
     assert named in output and "ValidationError" in output
 
 
+@pytest.mark.slow
 def test_paper_config_without_cuda_stops_at_preflight(tmp_path):
     folder = workdir(tmp_path)
     done = snakemake(folder, "--cores", "1")
@@ -73,6 +79,7 @@ def test_paper_config_without_cuda_stops_at_preflight(tmp_path):
     assert not (folder / "models").exists() and not (folder / "results" / "paper" / "generations").exists()
 
 
+@pytest.mark.slow
 def test_use_singularity_runs_jobs_in_the_configured_image_with_nv(tmp_path):
     folder = workdir(tmp_path)
     calls = tmp_path / "apptainer-calls.txt"
@@ -103,6 +110,7 @@ def test_use_singularity_runs_jobs_in_the_configured_image_with_nv(tmp_path):
     assert (folder / "results" / "container" / "preflight.json").is_file()
 
 
+@pytest.mark.slow
 def test_slurm_profile_dry_runs(tmp_path):
     pytest.importorskip("snakemake_executor_plugin_slurm")
     done = snakemake(workdir(tmp_path), "-n", "--profile", "profiles/slurm", "--quiet", "rules")
