@@ -9,7 +9,7 @@ rule attribute:
         f"{LOGS}/attribute/{{pair}}/{{dataset}}/alpha{{alpha}}/{{role}}.log",
     benchmark:
         f"{BENCH}/attribute/{{pair}}_{{dataset}}_alpha{{alpha}}_{{role}}.tsv"
-    threads: config["attribution"].get("threads", 4)
+    threads: config["attribution"]["threads"]
     resources:
         gpu=GPU,
         batch_tokens=halved(config["attribution"]["batch_tokens"]),

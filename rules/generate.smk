@@ -9,7 +9,7 @@ rule generate:
         f"{LOGS}/generate/{{pair}}/{{role}}/{{dataset}}.log",
     benchmark:
         f"{BENCH}/generate/{{pair}}_{{role}}_{{dataset}}.tsv"
-    threads: config["generation"].get("threads", 4)
+    threads: config["generation"]["threads"]
     resources:
         gpu=GPU,
         batch_size=halved(config["generation"]["batch_size"]),
@@ -20,7 +20,7 @@ rule generate:
         max_new_tokens=lambda wc: config["pairs"][wc.pair]["max_new_tokens"],
         dtype=config["generation"]["dtype"],
         backend=config["generation"]["backend"],
-        tp=config["generation"].get("tensor_parallel_size", 1),
+        tp=config["generation"]["tensor_parallel_size"],
         device=config["device"],
     shell:
         "python scripts/generate.py --model {input.model} {params.data} --template {params.template}"

@@ -11,6 +11,6 @@ rule fetch_model:
         downloads=1,
     params:
         model=lambda wc: model_spec(wc)["model"],
-        revision=lambda wc: model_spec(wc).get("revision", "main"),
+        revision=lambda wc: model_spec(wc)["revision"],
     shell:
         "python scripts/fetch_model.py --model {params.model} --revision {params.revision} --out {output} > {log} 2>&1"
