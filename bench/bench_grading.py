@@ -96,7 +96,7 @@ def _boxed_answer(gold: str, form: str) -> str:
 def _replace_final(text: str, start: int, old: str, new: str) -> str:
     """``text`` with the first ``old`` at or after ``start`` replaced by ``new``."""
     index = text.index(old, start)
-    return f"{text[:index]}{new}{text[index + len(old):]}"
+    return f"{text[:index]}{new}{text[index + len(old) :]}"
 
 
 def cases(name: str, college_form: str = "latex") -> list[Case]:
@@ -117,7 +117,9 @@ def cases(name: str, college_form: str = "latex") -> list[Case]:
             right = raw["solution"]
             start = max(right.rfind("\\boxed"), right.rfind("\\fbox"))
             old = question.gold
-        result.append(Case(question.id, question.gold, right, _replace_final(right, start, old, wrong_answer(question.gold))))
+        result.append(
+            Case(question.id, question.gold, right, _replace_final(right, start, old, wrong_answer(question.gold)))
+        )
     return result
 
 
