@@ -13,7 +13,7 @@ rule attribute:
         f"{LOGS}/attribute/{{pair}}/{{dataset}}/{{role}}.log",
     benchmark:
         f"{BENCH}/attribute/{{pair}}_{{dataset}}_{{role}}.tsv"
-    threads: config["attribution"].get("threads", 4)
+    threads: config["attribution"]["threads"]
     resources:
         gpu=GPU,
         batch_tokens=halved(config["attribution"]["batch_tokens"]),

@@ -12,7 +12,7 @@ rule generate:
         f"{LOGS}/generate/{{model}}.log",
     benchmark:
         f"{BENCH}/generate/{{model}}.tsv"
-    threads: config["generation"].get("threads", 4)
+    threads: config["generation"]["threads"]
     resources:
         gpu=GPU,
         batch_size=halved(config["generation"]["batch_size"]),
@@ -23,7 +23,7 @@ rule generate:
         max_new_tokens=lambda wc: MODELS[wc.model].max_new_tokens,
         dtype=config["generation"]["dtype"],
         backend=config["generation"]["backend"],
-        tp=config["generation"].get("tensor_parallel_size", 1),
+        tp=config["generation"]["tensor_parallel_size"],
         device=config["device"],
     shell:
         "python scripts/generate.py --model {input.model} {params.datasets} --template {params.template}"

@@ -10,6 +10,7 @@ import argparse
 import sys
 
 from rlcircuits.cli import run_stage
+from rlcircuits.errors import SettingsError
 from rlcircuits.tables import read_cell, table1, write_csv
 
 
@@ -24,7 +25,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def build(args: argparse.Namespace) -> None:
     malformed = [item for item in args.algorithm if "=" not in item]
     if malformed:
-        raise ValueError(f"--algorithm takes PAIR=NAME, got {malformed[0]!r}")
+        raise SettingsError(f"--algorithm takes PAIR=NAME, got {malformed[0]!r}")
     algorithms = dict(item.split("=", 1) for item in args.algorithm)
     write_csv(table1([read_cell(path) for path in args.metrics], algorithms), args.out)
 

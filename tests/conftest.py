@@ -1,6 +1,2 @@
-"""Shared fixtures: tiny models live in tests/tiny_models.py, the FD reference in fd_reference.py."""
-
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).parent))
+"""Test helpers (tiny_models, fd_reference, workflow, cli_failure, …) are plain modules of this folder,
+importable through pytest's `pythonpath` (pyproject.toml), where the `slow` marker is registered too."""

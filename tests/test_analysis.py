@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import tiny_models
+from cli_failure import fails_cleanly
 from rlcircuits.analysis import analyze_cell
 from rlcircuits.contracts import load_attribution, save_attribution
 from rlcircuits.eap import attribute, truncated_loss_input
@@ -55,7 +56,7 @@ def test_mismatched_samples_are_refused(npz_pair):
         analyze_cell(base, rl, label="cell-x")
 
 
-def test_cli_writes_the_metrics_json(npz_pair, tmp_path):
+def test_cli_writes_the_metrics_json(npz_pair, tmp_path, capsys):
     cli = load_script("analyze")
     out = tmp_path / "metrics" / "tiny" / "toy" / "alpha0.5.json"
     args = ["--base", str(npz_pair["base"]), "--rl", str(npz_pair["rl"]), "--pair", "tiny", "--dataset", "toy",
@@ -65,5 +66,5 @@ def test_cli_writes_the_metrics_json(npz_pair, tmp_path):
     assert (record["pair"], record["dataset"], record["alpha"]) == ("tiny", "toy", 0.5)
     assert record["options"] == {"bins": 100, "kurtosis_of": "signed", "structural_zeros": False}
     missing = tmp_path / "nope.json"
-    assert cli.main([*args[:1], str(tmp_path / "absent.npz"), *args[2:-1], str(missing)]) == 1
-    assert not missing.exists()
+    argv = [*args[:1], str(tmp_path / "absent.npz"), *args[2:-1], str(missing)]
+    fails_cleanly(capsys, cli.main, argv, "analyze", "absent.npz: attribution file not found", [missing])

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import tiny_models
+from cli_failure import fails_cleanly
 from rlcircuits.contracts import load_attribution
 from rlcircuits.eap import attribute, truncated_loss_input
 from script_loader import load_script
@@ -94,16 +95,8 @@ def test_each_alpha_needs_its_output(capsys, tmp_path, model_dir):
     assert "2 --alpha value(s) but 1 --out path(s)" in capsys.readouterr().err
 
 
-def test_help_works():
-    done = _run("--help")
-    assert done.returncode == 0 and "--batch-tokens" in done.stdout
-
-
 def _fails(capsys, args: list[str], out: Path, message: str) -> None:
-    """In-process run of the CLI's main(): exit status 1, the message on stderr, no output."""
-    assert CLI.main([*args]) == 1
-    assert message in capsys.readouterr().err
-    assert not out.exists() and not list(out.parent.glob(".*.tmp"))
+    fails_cleanly(capsys, CLI.main, args, "attribute", message, [out])
 
 
 def test_missing_model(capsys, tmp_path):

@@ -1,5 +1,6 @@
-"""The demo workflow for real: Snakemake trains a still smaller mini zoo on CPU and runs every
-stage of config/demo.yaml (same rules) down to the report, then checks each DESIGN §3 output."""
+"""The demo workflow for real: Snakemake trains the still smaller mini zoo of config/smoke.yaml on
+CPU and runs every stage of config/demo.yaml (same rules) down to the report, then checks each
+DESIGN §3 output. Every test here runs Snakemake: all are `slow`."""
 
 import json
 from pathlib import Path
@@ -10,7 +11,10 @@ import yaml
 
 from workflow import REPO, job_counts, outputs, snakemake, workdir, write_config
 
-RUN = "smoke"
+pytestmark = pytest.mark.slow
+
+SMOKE = yaml.safe_load((REPO / "config" / "smoke.yaml").read_text())
+RUN = SMOKE["run_name"]
 
 
 def demo_config() -> dict:
@@ -49,49 +53,19 @@ def test_an_ablation_must_name_another_pair(tmp_path):
     assert "config pairs.qwen2_online_dpo.ablation_of: 'qwen2_ppo' is not another pair" in done.stdout + done.stderr
 
 
-def small_zoo() -> dict:
-    """One SFT base (a few hundred steps: some answers right, so both-correct selection has
-    samples), tuned three ways for two steps each; 100 test questions per task; one alpha."""
-    config = demo_config()
-    zoo = f"results/{RUN}/zoo"
-    config["run_name"] = RUN
-    config["zoo"] = {
-        "tasks": {"seed": 0, "n_test": 100, "n_train": 400},
-        "sft": {"llama": {"architecture": "llama", "steps": 450, "seed": 0}},
-        "rl": {name: {"algorithm": name, "base": "llama", "steps": 2, "prompts_per_step": 4, "learning_rate": 1e-5}
-               for name in ("grpo", "dpo", "online_dpo")},
-    }
-    pair = config["pairs"]["llama"]
-    config["pairs"] = {
-        "llama_grpo": {**pair, "rl": {"model": f"{zoo}/rl/grpo"}},
-        "llama_dpo": {**pair, "algorithm": "DPO", "online": False, "rl": {"model": f"{zoo}/rl/dpo"}},
-        "llama_online_dpo": {**pair, "algorithm": "online DPO", "ablation_of": "llama_dpo",
-                             "rl": {"model": f"{zoo}/rl/online_dpo"}},
-    }
-    for spec in config["pairs"].values():
-        spec["base"] = {"model": f"{zoo}/sft/llama"}
-    for name, spec in config["datasets"].items():
-        spec["path"] = f"{zoo}/tasks/{name}_test.jsonl"
-    config["alphas"] = [0.5]
-    config["metrics"]["resamples"] = 200
-    config["figure2"] = {"pair": "llama_grpo", "dataset": "arithmetic", "alpha": 0.5}
-    return config
-
-
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory) -> Path:
     folder = workdir(tmp_path_factory.mktemp("demo"))
-    done = snakemake(folder, "--cores", "2", "--configfile", str(write_config(folder, small_zoo())), timeout=1200)
+    done = snakemake(folder, "--cores", "2", "--configfile", "config/smoke.yaml", timeout=1200)
     assert done.returncode == 0, done.stderr[-5000:]
     return folder
 
 
 def test_every_output_of_the_data_contract_exists(smoke_run):
     out = smoke_run / "results" / RUN
-    config = small_zoo()
-    models = {"base": "sft/llama", **{pair: f"rl/{pair.removeprefix('llama_')}" for pair in config["pairs"]}}
-    for pair in config["pairs"]:
-        for dataset in config["datasets"]:
+    models = {"base": "sft/llama", **{pair: f"rl/{pair.removeprefix('llama_')}" for pair in SMOKE["pairs"]}}
+    for pair in SMOKE["pairs"]:
+        for dataset in SMOKE["datasets"]:
             for role in ("base", "rl"):
                 model = models["base" if role == "base" else pair]  # the pairs share one base: one set of files
                 graded = [json.loads(line) for line in (out / "graded" / model / f"{dataset}.jsonl").open()]

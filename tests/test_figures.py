@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from cli_failure import fails_cleanly
 from rlcircuits.eap import build_graph
 from rlcircuits.figures import diversity_summary
 from script_loader import load_script
@@ -38,7 +39,7 @@ def test_diversity_headline_numbers():
     assert mean == pytest.approx(100 * np.mean([0.2, 0.1, -0.1]))
 
 
-def test_cli_draws_every_figure_reproducibly(tmp_path):
+def test_cli_draws_every_figure_reproducibly(tmp_path, capsys):
     paths = []
     for index, cell in enumerate(CELLS):
         paths.append(tmp_path / f"cell{index}.json")
@@ -57,4 +58,5 @@ def test_cli_draws_every_figure_reproducibly(tmp_path):
     assert "attn2.q" in first["fig2.svg"].decode()  # node names on the axes
     assert cli.main(args) == 0
     assert {p.name: p.read_bytes() for p in out.iterdir()} == first  # byte-identical rerun
-    assert cli.main([*args[:4], "--fig2", "llama", "math", "0.5", "--out-dir", str(tmp_path / "x")]) == 1
+    argv = [*args[:4], "--fig2", "llama", "math", "0.5", "--out-dir", str(tmp_path / "x")]
+    fails_cleanly(capsys, cli.main, argv, "figures", "Figure 2 cell llama/math/alpha0.5 is not among", [tmp_path / "x"])

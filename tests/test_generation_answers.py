@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 import tiny_models
+from cli_failure import fails_cleanly
 from generation_support import (  # noqa: F401
     MAX_NEW,
     QUESTIONS,
@@ -122,17 +123,8 @@ def test_cli_dataset_options_belong_to_one_dataset(capsys, args, message):
     assert exit_info.value.code == 2 and message in capsys.readouterr().err
 
 
-def test_cli_help(capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        CLI.main(["--help"])
-    assert exit_info.value.code == 0 and "--tensor-parallel-size" in capsys.readouterr().out
-
-
 def _cli_fails(capsys, args: list[str], out: Path, message: str) -> None:
-    assert CLI.main(args) == 1
-    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("generate: error: ")]
-    assert len(errors) == 1 and message in errors[0], errors
-    assert not out.exists() and not list(out.parent.glob(".*.tmp"))
+    fails_cleanly(capsys, CLI.main, args, "generate", message, [out])
 
 
 def test_cli_missing_model_folder(capsys, gsm8k_file, tmp_path):

@@ -4,10 +4,10 @@ real test sets (the full sets: bench_grading.py)."""
 import pytest
 
 from rlcircuits.grading.equivalence import as_latex, is_equivalent
-from script_loader import load_script
+from script_loader import BENCH_DIR, load_script
 from shared_data import shared_file
 
-BENCH = load_script("bench_grading")
+BENCH = load_script("bench_grading", BENCH_DIR)
 
 
 @pytest.mark.parametrize(
@@ -61,7 +61,7 @@ def test_is_equivalent(pred, gold, expected):
     assert is_equivalent(pred, gold) is expected
 
 
-# --- the real test sets (seeded subsets; scripts/bench_grading.py measures the full sets) -------
+# --- the real test sets (seeded subsets; bench/bench_grading.py measures the full sets) -------
 
 # College Math is the slow one (sympy on differential-equation and matrix answers).
 SAMPLES = {"gsm8k": 300, "math": 300, "college_math": 100}

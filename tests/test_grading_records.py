@@ -8,6 +8,7 @@ from records import generation, write_lines
 from rlcircuits.contracts import GENERATION_KEYS, GenerationRecord, GradedRecord
 from rlcircuits.grading.pool import JudgePool
 from rlcircuits.grading.records import grade_generations, grade_records
+from cli_failure import fails_cleanly
 from script_loader import SCRIPTS, load_script
 
 GRADE = load_script("grade")
@@ -62,16 +63,17 @@ def test_grade_cli_writes_graded_records(tmp_path):
 def test_grade_cli_error_is_one_line_and_writes_nothing(tmp_path, capsys):
     generations = write_lines(tmp_path / "gen.jsonl", [GOOD, "{broken"])
     out = tmp_path / "graded" / "g.jsonl"
-    assert GRADE.main(["--generations", str(generations), "--out", str(out)]) == 1
-    err = capsys.readouterr().err
+    argv = ["--generations", str(generations), "--out", str(out)]
+    err = fails_cleanly(capsys, GRADE.main, argv, "grade", "invalid JSON", [out])
     assert err == f"grade: error: {generations}:2: invalid JSON (Expecting property name enclosed in double quotes)\n"
     assert not out.parent.exists() or list(out.parent.iterdir()) == []
 
 
 def test_grade_cli_missing_input(tmp_path, capsys):
     out = tmp_path / "g.jsonl"
-    assert GRADE.main(["--generations", str(tmp_path / "none.jsonl"), "--out", str(out)]) == 1
-    assert capsys.readouterr().err == f"grade: error: {tmp_path / 'none.jsonl'}: generations file not found\n"
+    argv = ["--generations", str(tmp_path / "none.jsonl"), "--out", str(out)]
+    err = fails_cleanly(capsys, GRADE.main, argv, "grade", "generations file not found")
+    assert err == f"grade: error: {tmp_path / 'none.jsonl'}: generations file not found\n"
     assert list(tmp_path.iterdir()) == []
 
 

@@ -1,7 +1,48 @@
+import ast
+import runpy
 import sys
-from pathlib import Path
 
-SCRIPTS = Path(__file__).parents[1] / "scripts"
+import pytest
+
+from script_loader import BENCH_DIR, SCRIPTS
+
+# Every command-line program and one option its --help must list (its parser, not just any parser).
+HELP_FLAGS = {
+    "scripts/analyze.py": "--kurtosis-of",
+    "scripts/attribute.py": "--batch-tokens",
+    "scripts/fetch_model.py": "--revision",
+    "scripts/figures.py": "--fig2",
+    "scripts/generate.py": "--tensor-parallel-size",
+    "scripts/grade.py": "--workers",
+    "scripts/preflight.py": "--config-name",
+    "scripts/render_report.py": "--run-dir",
+    "scripts/select_samples.py": "--delta",
+    "scripts/table4.py": "--graded-root",
+    "scripts/tables.py": "--algorithm",
+    "scripts/train_rl.py": "--prompts-per-step",
+    "scripts/train_sft.py": "--architecture",
+    "scripts/zoo_tasks.py": "--n-test",
+    "bench/bench_attribution.py": "--find-max-tokens",
+    "bench/bench_grading.py": "--sample",
+}
+
+
+def test_every_program_has_a_help_check():
+    programs = {f"{folder.name}/{p.name}" for folder in (SCRIPTS, BENCH_DIR) for p in folder.glob("*.py")}
+    assert programs == set(HELP_FLAGS)
+
+
+@pytest.mark.parametrize(("program", "flag"), HELP_FLAGS.items())
+def test_help(program, flag, capsys, monkeypatch):
+    """`python <program> --help` exits 0 and shows the program's docstring and its own options."""
+    path = SCRIPTS.parent / program
+    monkeypatch.setattr(sys, "argv", [str(path), "--help"])
+    with pytest.raises(SystemExit) as exit_info:
+        runpy.run_path(str(path), run_name="__main__")
+    help_text = capsys.readouterr().out
+    assert exit_info.value.code == 0
+    assert help_text.startswith("usage: ") and flag in help_text
+    assert ast.get_docstring(ast.parse(path.read_text())).splitlines()[0] in help_text
 
 
 def test_no_script_shadows_a_standard_library_module():

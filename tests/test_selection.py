@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from cli_failure import fails_cleanly
 from records import graded
 from rlcircuits.contracts import GradedRecord, read_selection
 from rlcircuits.errors import InputFormatError
@@ -79,7 +80,7 @@ def _write_graded(path: Path, answers: list[GradedRecord]) -> Path:
     return path
 
 
-def test_cli_output_is_what_attribute_reads(tmp_path):
+def test_cli_output_is_what_attribute_reads(tmp_path, capsys):
     cli = load_script("select_samples")
     base, rl = _graded()
     out = tmp_path / "selection" / "p" / "d.json"
@@ -89,5 +90,5 @@ def test_cli_output_is_what_attribute_reads(tmp_path):
     selection = read_selection(out)
     assert selection.t_bar == 8.0 and sorted(s.id for s in selection.samples) == ["q0", "q5"]
     assert selection.samples[0].base.prompt_token_ids == (0, 1, 2, 3, 4)
-    assert cli.main([*args[:-1], str(tmp_path / "none.json"), "--beta", "1.3", "--gamma", "1.2"]) == 1
-    assert not (tmp_path / "none.json").exists()
+    argv = [*args[:-1], str(tmp_path / "none.json"), "--beta", "1.3", "--gamma", "1.2"]
+    fails_cleanly(capsys, cli.main, argv, "select", "no question survives the length filters", [tmp_path / "none.json"])

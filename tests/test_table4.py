@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from cli_failure import fails_cleanly
 from records import graded, write_records
 from rlcircuits.errors import InputFormatError
 from rlcircuits.tables import table4
@@ -73,8 +74,8 @@ def test_table4_refuses_bad_graded_files(tmp_path, role, setup, message):
 def test_table4_cli_errors(tmp_path, graded_cells, capsys):
     out = tmp_path / "t.csv"
     missing = tmp_path / "nothing.jsonl"
-    assert TABLE4.main(["--cell", "p", "rl", "d", str(missing), "--out", str(out)]) == 1
-    assert capsys.readouterr().err == f"table4: error: {missing}: graded file not found\n"
-    assert TABLE4.main([*_cell_args(graded_cells[:1] * 2), "--out", str(out)]) == 1
-    assert "Table 4 cell pair/role/dataset beta/rl/gsm8k is given twice" in capsys.readouterr().err
-    assert not out.exists()
+    err = fails_cleanly(capsys, TABLE4.main, ["--cell", "p", "rl", "d", str(missing), "--out", str(out)], "table4",
+                        "graded file not found")
+    assert err == f"table4: error: {missing}: graded file not found\n"
+    fails_cleanly(capsys, TABLE4.main, [*_cell_args(graded_cells[:1] * 2), "--out", str(out)], "table4",
+                  "Table 4 cell pair/role/dataset beta/rl/gsm8k is given twice", [out])

@@ -3,6 +3,7 @@ import json
 import pandas as pd
 import pytest
 
+from cli_failure import fails_cleanly
 from rlcircuits.errors import InputFormatError
 from rlcircuits.tables import TABLE1_COLUMNS, read_cell, table1
 from script_loader import load_script
@@ -33,7 +34,7 @@ def test_rows_directions_and_fdr():
     assert qwen["q_value"].tolist() == pytest.approx([0.04] * 4) and qwen["significant"].all()
 
 
-def test_cli_and_bad_files(tmp_path):
+def test_cli_and_bad_files(tmp_path, capsys):
     paths = []
     for pair in ("a", "b"):
         paths.append(tmp_path / f"{pair}.json")
@@ -49,5 +50,5 @@ def test_cli_and_bad_files(tmp_path):
     broken.write_text(json.dumps({"pair": "x", "dataset": "d", "alpha": 0.1, "metrics": {"intensity": {}}}))
     with pytest.raises(InputFormatError, match="broken.json: missing metrics complexity, kurtosis, diversity"):
         read_cell(broken)
-    assert cli.main(["--metrics", str(broken), "--out", str(tmp_path / "t.csv")]) == 1
-    assert not (tmp_path / "t.csv").exists()
+    argv = ["--metrics", str(broken), "--out", str(tmp_path / "t.csv")]
+    fails_cleanly(capsys, cli.main, argv, "tables", "broken.json: missing metrics", [tmp_path / "t.csv"])

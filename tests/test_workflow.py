@@ -1,6 +1,7 @@
 """The Snakemake workflow: lint, formatting, the paper's DAG, config validation, preflight,
 container execution (with a stand-in apptainer), the SLURM profile, and a generate job that
-fails on its second dataset and is rerun. No GPU."""
+fails on its second dataset and is rerun. No GPU, no engine. Every test that starts Snakemake
+is `slow`."""
 
 import json
 import os
@@ -17,6 +18,7 @@ import tiny_tokenizer
 from workflow import REPO, job_counts, outputs, paper_config, snakemake, workdir, write_config
 
 
+@pytest.mark.slow
 def test_lint_is_clean(tmp_path):
     done = snakemake(workdir(tmp_path), "--lint")
     assert done.returncode == 0, done.stdout + done.stderr
@@ -29,6 +31,7 @@ def test_snakefmt_is_clean():
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+@pytest.mark.slow
 def test_paper_dag_is_the_grid(tmp_path):
     done = snakemake(workdir(tmp_path), "-n")
     assert done.returncode == 0, done.stderr
@@ -43,6 +46,7 @@ def test_paper_dag_is_the_grid(tmp_path):
     assert "models/deepseek-ai/deepseek-math-7b-rl" in outputs(done.stdout, r"models/\S+?(?=,|$)")
 
 
+@pytest.mark.slow
 def test_a_configfile_replaces_the_paper_config_instead_of_merging(tmp_path):
     folder = workdir(tmp_path)
     config = paper_config()
@@ -53,6 +57,7 @@ def test_a_configfile_replaces_the_paper_config_instead_of_merging(tmp_path):
     assert job_counts(done.stdout)["generate"] == 2  # not the paper's 8 models on top
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("edit", "named"),
     [
@@ -74,6 +79,7 @@ def test_schema_rejects_a_bad_config_naming_the_key(tmp_path, edit, named):
     assert named in output and "ValidationError" in output
 
 
+@pytest.mark.slow
 def test_paper_config_without_cuda_stops_at_preflight(tmp_path):
     folder = workdir(tmp_path)
     done = snakemake(folder, "--cores", "1")
@@ -83,6 +89,7 @@ def test_paper_config_without_cuda_stops_at_preflight(tmp_path):
     assert not (folder / "models").exists() and not (folder / "results" / "paper" / "generations").exists()
 
 
+@pytest.mark.slow
 def test_use_singularity_runs_jobs_in_the_configured_image_with_nv(tmp_path):
     folder = workdir(tmp_path)
     calls = tmp_path / "apptainer-calls.txt"
@@ -113,6 +120,7 @@ def test_use_singularity_runs_jobs_in_the_configured_image_with_nv(tmp_path):
     assert (folder / "results" / "container" / "preflight.json").is_file()
 
 
+@pytest.mark.slow
 def test_slurm_profile_dry_runs(tmp_path):
     pytest.importorskip("snakemake_executor_plugin_slurm")
     done = snakemake(workdir(tmp_path), "-n", "--profile", "profiles/slurm", "--quiet", "rules")

@@ -1,4 +1,4 @@
-"""The stage scripts' shared behaviour: input errors become one line on stderr and exit 1."""
+"""The stage scripts' shared behaviour: the user's input errors become one line on stderr and exit 1."""
 
 from __future__ import annotations
 
@@ -10,14 +10,15 @@ from rlcircuits.errors import RLCircuitsError
 
 
 def run_stage(name: str, action: Callable[[], None]) -> int:
-    """Run a stage's work; an RLCircuitsError or ValueError (bad input) is reported, not raised.
+    """Run a stage's work; an RLCircuitsError (bad input) is reported in one line, not raised.
 
-    Every stage writes its outputs atomically, so a failed run leaves nothing behind.
+    Anything else is a bug (or a library's internal failure) and keeps its traceback. Every stage
+    writes its outputs atomically, so a failed run leaves nothing behind.
     """
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         action()
-    except (RLCircuitsError, ValueError) as exc:
+    except RLCircuitsError as exc:
         print(f"{name}: error: {exc}", file=sys.stderr)
         return 1
     return 0

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rlcircuits.errors import InputFormatError
+from rlcircuits.errors import InputFormatError, SettingsError
 from rlcircuits.files import iter_jsonl
 from rlcircuits.latex import last_boxed
 from rlcircuits.options import DATA_FORMATS, DATA_SOURCES, DataFormat, DataSource
@@ -187,15 +187,15 @@ def load_questions(
     """
     data_format = data_format or name
     if data_format not in DATA_FORMATS:
-        raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)} or give a format")
+        raise SettingsError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)} or give a format")
     if source not in DATA_SOURCES:
-        raise ValueError(f"unknown data source {source!r}; choose one of {', '.join(DATA_SOURCES)}")
+        raise SettingsError(f"unknown data source {source!r}; choose one of {', '.join(DATA_SOURCES)}")
     if source == "local":
         if path is None:
-            raise ValueError(f"dataset {name}: a local source needs a file path")
+            raise SettingsError(f"dataset {name}: a local source needs a file path")
         rows = _read_jsonl(Path(path))
     elif data_format == "qa":
-        raise ValueError(f"dataset {name}: the qa format is read from local files only")
+        raise SettingsError(f"dataset {name}: the qa format is read from local files only")
     elif data_format == "college_math":
         rows = _read_jsonl(fetch_college_math(Path(cache_dir) / "college_math" / "test.jsonl"))
     else:
@@ -205,10 +205,10 @@ def load_questions(
         by_id = {question.id: question for question in questions}
         unknown = [i for i in ids if i not in by_id]
         if unknown:
-            raise ValueError(f"dataset {name}: unknown question ids {', '.join(unknown[:5])}")
+            raise SettingsError(f"dataset {name}: unknown question ids {', '.join(unknown[:5])}")
         questions = [by_id[i] for i in ids]
     if limit is not None:
         if limit < 1:
-            raise ValueError("limit must be positive")
+            raise SettingsError("limit must be positive")
         questions = questions[:limit]
     return questions

@@ -27,7 +27,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from rlcircuits.errors import AttributionError
+from rlcircuits.errors import AttributionError, SettingsError
 from rlcircuits.models import DecoderParts, find_decoder, first_input, output_tensor, verify_prenorm, with_first_input
 from rlcircuits.options import LAYOUTS, Layout
 
@@ -63,7 +63,7 @@ class Graph:
 def build_graph(n_layers: int, layout: Layout = "paper") -> Graph:
     """Sources embed, attn{l}, mlp{l}; destinations per layout, in forward order."""
     if layout not in LAYOUTS:
-        raise ValueError(f"unknown layout {layout!r}; choose one of {', '.join(LAYOUTS)}")
+        raise SettingsError(f"unknown layout {layout!r}; choose one of {', '.join(LAYOUTS)}")
     if n_layers < 1:
         raise ValueError("a graph needs at least one layer")
     src = ["embed"]
@@ -86,7 +86,7 @@ def build_graph(n_layers: int, layout: Layout = "paper") -> Graph:
 def cut_length(alpha: float, t_bar: float) -> int:
     """T_cut = max(int(alpha * T_bar), 1): how many answer tokens the loss scores."""
     if not 0 < alpha <= 1:
-        raise ValueError(f"alpha must lie in (0, 1], got {alpha}")
+        raise SettingsError(f"alpha must lie in (0, 1], got {alpha}")
     if t_bar <= 0:
         raise ValueError(f"t_bar must be positive, got {t_bar}")
     return max(int(alpha * t_bar), 1)
@@ -164,7 +164,7 @@ def truncated_nll(model: nn.Module, embeds: torch.Tensor, batch: PaddedBatch) ->
 def plan_batches(lengths: Sequence[int], batch_tokens: int) -> list[list[int]]:
     """Group sample indices, longest first, so that rows x padded width <= batch_tokens."""
     if batch_tokens < 1:
-        raise ValueError("batch_tokens must be positive")
+        raise SettingsError("batch_tokens must be positive")
     batches: list[list[int]] = []
     for index in sorted(range(len(lengths)), key=lambda i: (-lengths[i], i)):
         current = batches[-1] if batches else None

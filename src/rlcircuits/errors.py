@@ -1,8 +1,18 @@
-"""Exception types the CLIs turn into one clear line on stderr (and a non-zero exit)."""
+"""Exception types the CLIs turn into one clear line on stderr (and a non-zero exit).
+
+Only these are the user's fault; anything else (a ValueError from numpy, a bug) keeps its traceback.
+"""
 
 
 class RLCircuitsError(Exception):
     """Base class: an error caused by the user's input, not a bug in the artifact."""
+
+
+class SettingsError(RLCircuitsError, ValueError):
+    """A setting (a CLI option, a config key) is out of range or names nothing known.
+
+    Also a ValueError, so callers of the library that catch the bad value's usual type still do.
+    """
 
 
 class ModelLoadError(RLCircuitsError):

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from rlcircuits.errors import ModelLoadError, UnsupportedArchitecture
+from rlcircuits.errors import ModelLoadError, SettingsError, UnsupportedArchitecture
 from rlcircuits.files import is_local_path
 from rlcircuits.options import Dtype
 
@@ -38,7 +38,7 @@ def resolve_dtype(name: str) -> torch.dtype:
     try:
         return DTYPES[name]
     except KeyError:
-        raise ValueError(f"unknown dtype {name!r}; choose one of {', '.join(DTYPES)}") from None
+        raise SettingsError(f"unknown dtype {name!r}; choose one of {', '.join(DTYPES)}") from None
 
 
 def _dtype_kwarg() -> str:

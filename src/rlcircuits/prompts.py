@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rlcircuits.errors import SettingsError
+
 
 @dataclass(frozen=True)
 class Template:
@@ -45,7 +47,7 @@ def get_template(name: str) -> Template:
     try:
         return _TEMPLATES[name]
     except KeyError:
-        raise ValueError(f"unknown prompt template {name!r}; known: {', '.join(sorted(_TEMPLATES))}") from None
+        raise SettingsError(f"unknown prompt template {name!r}; known: {', '.join(sorted(_TEMPLATES))}") from None
 
 
 def render_prompt(name: str, question: str) -> str:

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from tqdm.auto import tqdm
 
 from rlcircuits.contracts import GenerationRecord, write_generations
+from rlcircuits.errors import SettingsError
 from rlcircuits.generation.backends import DEFAULT_BATCH_SIZE, Backend, Generation, GenerationSettings
 from rlcircuits.generation.resumable import PartialFile
 from rlcircuits.generation.stopping import Tokenizer, cut_at_stop
@@ -109,10 +110,10 @@ def generate_datasets(
     """
     batch_size = DEFAULT_BATCH_SIZE[settings.backend] if batch_size is None else batch_size
     if batch_size < 1:
-        raise ValueError(f"batch size must be at least 1, got {batch_size}")
+        raise SettingsError(f"batch size must be at least 1, got {batch_size}")
     outs = [Path(out) for _, out in tasks]
     if len(set(outs)) != len(outs):
-        raise ValueError(f"two question sets would be written to the same file: {', '.join(map(str, outs))}")
+        raise SettingsError(f"two question sets would be written to the same file: {', '.join(map(str, outs))}")
     template = get_template(settings.template)
     backend: Backend | None = None
     with contextlib.ExitStack() as stack:
@@ -151,11 +152,11 @@ def _question_fields(
 ) -> dict[str, dict[str, Any]]:
     """Each question's prompt fields by id, in question order; no questions or a repeated id is refused."""
     if not questions:
-        raise ValueError("no questions to answer")
+        raise SettingsError("no questions to answer")
     ids = [question.id for question in questions]
     repeated = [i for i, count in Counter(ids).items() if count > 1]
     if repeated:
-        raise ValueError(f"duplicate question ids, e.g. {repeated[0]}")
+        raise SettingsError(f"duplicate question ids, e.g. {repeated[0]}")
     return {question.id: _prompt_fields(question, template, tokenizer) for question in questions}
 
 

@@ -13,7 +13,7 @@ import torch
 from transformers import GenerationConfig, StoppingCriteria, StoppingCriteriaList
 
 from rlcircuits.contracts import FINISH_REASONS, FinishReason
-from rlcircuits.errors import ModelLoadError, RLCircuitsError
+from rlcircuits.errors import ModelLoadError, RLCircuitsError, SettingsError
 from rlcircuits.generation.stopping import STOP_WINDOW, StopRule, Tokenizer, stop_rule
 from rlcircuits.models import load_model
 from rlcircuits.options import BACKEND_NAMES, BackendName, Dtype
@@ -48,7 +48,7 @@ class GenerationSettings:
         if self.backend not in ENGINES:
             raise ValueError(f"settings need a resolved backend (vllm or transformers), got {self.backend!r}")
         if self.max_new_tokens < 1:
-            raise ValueError(f"max_new_tokens must be at least 1, got {self.max_new_tokens}")
+            raise SettingsError(f"max_new_tokens must be at least 1, got {self.max_new_tokens}")
         get_template(self.template)  # an unknown name fails here, before any model is loaded
 
 
@@ -186,7 +186,7 @@ def _vllm_installed() -> bool:
 def resolve_backend(requested: BackendName, device: str) -> Engine:
     """``auto`` means vLLM where it can run (installed, CUDA GPU, a cuda device asked for), else transformers."""
     if requested not in BACKEND_NAMES:
-        raise ValueError(f"unknown backend {requested!r}; choose one of {', '.join(BACKEND_NAMES)}")
+        raise SettingsError(f"unknown backend {requested!r}; choose one of {', '.join(BACKEND_NAMES)}")
     if requested == "transformers":
         return requested
     missing = [

@@ -17,6 +17,7 @@ from multiprocessing.connection import Connection, wait
 from typing import Any
 
 from rlcircuits.contracts import GradeStatus
+from rlcircuits.errors import SettingsError
 from rlcircuits.grading.equivalence import is_equivalent
 
 log = logging.getLogger(__name__)
@@ -97,7 +98,7 @@ class JudgePool:
 
     def __init__(self, *, workers: int, timeout: float, judge: Callable[[str, str], bool] = is_equivalent) -> None:
         if workers < 1 or not timeout > 0:
-            raise ValueError(f"need workers >= 1 and timeout > 0, got workers={workers}, timeout={timeout}")
+            raise SettingsError(f"need workers >= 1 and timeout > 0, got workers={workers}, timeout={timeout}")
         self.workers, self.timeout, self._judge = workers, timeout, judge
         self._context = multiprocessing.get_context("forkserver")
         self._context.set_forkserver_preload([__name__])

@@ -37,6 +37,7 @@ from typing import Any
 
 import torch
 
+from rlcircuits.errors import ModelLoadError, SettingsError
 from rlcircuits.generation.stopping import cut_at_stop
 from rlcircuits.grading.pool import JudgePool
 from rlcircuits.grading.records import grade_records
@@ -85,9 +86,9 @@ class RLSettings:
 
     def __post_init__(self) -> None:
         if min(self.steps, self.prompts_per_step, self.max_completion_length) < 1 or self.generations < 2:
-            raise ValueError(f"invalid RL settings (generations must be at least 2): {self}")
+            raise SettingsError(f"invalid RL settings (generations must be at least 2): {self}")
         if not self.learning_rate > 0 or self.beta < 0 or not self.temperature > 0:
-            raise ValueError(f"invalid RL settings: {self}")
+            raise SettingsError(f"invalid RL settings: {self}")
 
 
 def answer_text(completion: str) -> str:
@@ -164,7 +165,7 @@ def preference_pairs(
                 "rejected": answers[verdicts.index(False)],
             })
     if not pairs:
-        raise ValueError("no train question got both a correct and a wrong sample; no preference pairs for DPO")
+        raise SettingsError("no train question got both a correct and a wrong sample; no preference pairs for DPO")
     return pairs
 
 
@@ -228,9 +229,9 @@ def train_rl(
 ) -> dict[str, Any]:
     """Tune the SFT model in ``base`` with ``algorithm`` and save it to ``out``; returns the run's record."""
     if algorithm not in ALGORITHMS:
-        raise ValueError(f"unknown algorithm {algorithm!r}; choose one of {', '.join(ALGORITHMS)}")
+        raise SettingsError(f"unknown algorithm {algorithm!r}; choose one of {', '.join(ALGORITHMS)}")
     if not (Path(base) / METADATA).is_file():
-        raise ValueError(f"{base}: not a zoo model folder (no {METADATA})")
+        raise ModelLoadError(f"{base}: not a zoo model folder (no {METADATA})")
     tasks = read_train_files(train_files)
     deterministic(settings.seed, threads)
     tokenizer = build_tokenizer()

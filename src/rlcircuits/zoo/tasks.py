@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 from fractions import Fraction
 from pathlib import Path
 
-from rlcircuits.errors import InputFormatError
+from rlcircuits.errors import InputFormatError, SettingsError
 from rlcircuits.files import atomic_output, iter_jsonl
 
 SPLITS = ("test", "train")
@@ -159,9 +159,9 @@ BENCHMARK_OF_TASK = {"arithmetic": "gsm8k", "equations": "math", "fractions": "c
 def make_splits(task: str, seed: int, n_test: int, n_train: int) -> dict[str, list[Task]]:
     """The test and train splits of ``task`` for ``seed``: disjoint, reproducible, in draw order."""
     if task not in TASKS:
-        raise ValueError(f"unknown zoo task {task!r}; choose one of {', '.join(TASKS)}")
+        raise SettingsError(f"unknown zoo task {task!r}; choose one of {', '.join(TASKS)}")
     if n_test < 1 or n_train < 1:
-        raise ValueError(f"split sizes must be positive, got test={n_test}, train={n_train}")
+        raise SettingsError(f"split sizes must be positive, got test={n_test}, train={n_train}")
     rng = random.Random(f"{task}:{seed}")
     seen: set[str] = set()
     splits: dict[str, list[Task]] = {}
@@ -173,7 +173,7 @@ def make_splits(task: str, seed: int, n_test: int, n_train: int) -> dict[str, li
             if problem.solution in seen:
                 repeats += 1
                 if repeats == _MAX_REPEATS:
-                    raise ValueError(f"task {task}: only {len(records)} new {split} problems exist; ask for fewer")
+                    raise SettingsError(f"task {task}: only {len(records)} new {split} problems exist; ask for fewer")
                 continue
             repeats = 0
             seen.add(problem.solution)

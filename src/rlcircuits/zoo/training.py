@@ -28,6 +28,7 @@ from typing import Any
 import torch
 from transformers import LlamaConfig, MistralConfig, PretrainedConfig, PreTrainedModel, Qwen2Config
 
+from rlcircuits.errors import InputFormatError, SettingsError
 from rlcircuits.files import atomic_folder
 from rlcircuits.options import ARCHITECTURES, Architecture
 from rlcircuits.prompts import render_prompt
@@ -57,11 +58,11 @@ class ModelShape:
 
     def __post_init__(self) -> None:
         if self.architecture not in ARCHITECTURES:
-            raise ValueError(f"unknown architecture {self.architecture!r}; choose one of {', '.join(ARCHITECTURES)}")
+            raise SettingsError(f"unknown architecture {self.architecture!r}; choose one of {', '.join(ARCHITECTURES)}")
         if min(self.layers, self.hidden, self.heads, self.kv_heads, self.intermediate) < 1:
-            raise ValueError(f"model sizes must be positive: {self}")
+            raise SettingsError(f"model sizes must be positive: {self}")
         if self.hidden % self.heads or self.heads % self.kv_heads:
-            raise ValueError(f"hidden ({self.hidden}) must divide by heads ({self.heads}), heads by kv_heads ({self.kv_heads})")
+            raise SettingsError(f"hidden ({self.hidden}) must divide by heads ({self.heads}), heads by kv_heads ({self.kv_heads})")
 
     def config(self, vocab_size: int, special_ids: Mapping[str, int]) -> PretrainedConfig:
         common: dict[str, Any] = dict(
@@ -96,13 +97,13 @@ class SFTSettings:
 
     def __post_init__(self) -> None:
         if self.steps < 1 or self.batch_size < 1 or self.practice < 0 or not self.learning_rate > 0:
-            raise ValueError(f"invalid SFT settings: {self}")
+            raise SettingsError(f"invalid SFT settings: {self}")
 
 
 def deterministic(seed: int, threads: int = 1) -> None:
     """Seed everything and fix the thread count: CPU kernels then give bit-identical results."""
     if threads < 1:
-        raise ValueError(f"threads must be at least 1, got {threads}")
+        raise SettingsError(f"threads must be at least 1, got {threads}")
     torch.set_num_threads(threads)
     torch.use_deterministic_algorithms(True)
     random.seed(seed)
@@ -167,11 +168,11 @@ def sft_rows(tasks: Sequence[Task], practice: int, seed: int) -> list[dict[str, 
 def read_train_files(paths: Sequence[str | Path]) -> list[Task]:
     """The train splits, concatenated in the order given; ids must not repeat across files."""
     if not paths:
-        raise ValueError("no train files given")
+        raise SettingsError("no train files given")
     tasks = [task for path in paths for task in read_tasks(path)]
     ids = [task.id for task in tasks]
     if len(set(ids)) != len(ids):
-        raise ValueError(f"the train files {', '.join(map(str, paths))} repeat task ids")
+        raise InputFormatError(f"the train files {', '.join(map(str, paths))} repeat task ids")
     return tasks
 
 

@@ -16,8 +16,8 @@ Gold presented as an answer:
                 the gold with its ``$`` dropped and words left bare (see box_content)
 Wrong answer: the same text with the final answer replaced by ``wrong_answer(gold)``.
 
-    python scripts/bench_grading.py                   # full test sets
-    python scripts/bench_grading.py --sample 300      # a seeded subset per dataset (seed 0; the
+    python bench/bench_grading.py                   # full test sets
+    python bench/bench_grading.py --sample 300      # a seeded subset per dataset (seed 0; the
                                                       # tests use 300, 300 and 100 College Math)
 """
 
@@ -98,7 +98,7 @@ def _boxed_answer(gold: str, form: str) -> str:
 def _replace_final(text: str, start: int, old: str, new: str) -> str:
     """``text`` with the first ``old`` at or after ``start`` replaced by ``new``."""
     index = text.index(old, start)
-    return f"{text[:index]}{new}{text[index + len(old):]}"
+    return f"{text[:index]}{new}{text[index + len(old) :]}"
 
 
 def cases(name: str, college_form: str = "latex") -> list[Case]:
@@ -119,7 +119,9 @@ def cases(name: str, college_form: str = "latex") -> list[Case]:
             right = raw["solution"]
             start = max(right.rfind("\\boxed"), right.rfind("\\fbox"))
             old = question.gold
-        result.append(Case(question.id, question.gold, right, _replace_final(right, start, old, wrong_answer(question.gold))))
+        result.append(
+            Case(question.id, question.gold, right, _replace_final(right, start, old, wrong_answer(question.gold)))
+        )
     return result
 
 
@@ -200,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     options = {"workers": args.workers, "timeout": args.timeout}
     report: dict[str, Any] = {
-        "command": " ".join(["python", "scripts/bench_grading.py", *(argv if argv is not None else sys.argv[1:])]),
+        "command": " ".join(["python", "bench/bench_grading.py", *(argv if argv is not None else sys.argv[1:])]),
         "python": platform.python_version(),
         "machine": platform.processor() or platform.machine(),
         "cpus": os.cpu_count(),

@@ -10,8 +10,8 @@ a fresh subprocess that resets the kernel's peak-RSS counter (/proc/self/clear_r
 model is built, so the peak covers the pass alone; the "activation" ratio subtracts the RSS
 held before the pass (weights, interpreter), the "total" ratio does not.
 
-    python scripts/bench_attribution.py                       # CPU preset: 8 layers, d=512, 512 tokens
-    python scripts/bench_attribution.py --preset mistral-7b --device cuda --dtype bfloat16 --find-max-tokens
+    python bench/bench_attribution.py                       # CPU preset: 8 layers, d=512, 512 tokens
+    python bench/bench_attribution.py --preset mistral-7b --device cuda --dtype bfloat16 --find-max-tokens
 """
 
 from __future__ import annotations
@@ -33,13 +33,23 @@ from rlcircuits.models import DTYPES, find_decoder, resolve_dtype
 PRESETS = {
     # Smallest model the CPU target names: >= 8 layers, d >= 512.
     "cpu-small": dict(
-        arch="llama", hidden_size=512, intermediate_size=1408, num_hidden_layers=8,
-        num_attention_heads=8, num_key_value_heads=8, vocab_size=32000,
+        arch="llama",
+        hidden_size=512,
+        intermediate_size=1408,
+        num_hidden_layers=8,
+        num_attention_heads=8,
+        num_key_value_heads=8,
+        vocab_size=32000,
     ),
     # Mistral-7B-v0.1's shape (grouped-query attention, 32 layers, d = 4096).
     "mistral-7b": dict(
-        arch="mistral", hidden_size=4096, intermediate_size=14336, num_hidden_layers=32,
-        num_attention_heads=32, num_key_value_heads=8, vocab_size=32000,
+        arch="mistral",
+        hidden_size=4096,
+        intermediate_size=14336,
+        num_hidden_layers=32,
+        num_attention_heads=32,
+        num_key_value_heads=8,
+        vocab_size=32000,
     ),
 }
 
@@ -84,7 +94,10 @@ def _sync(device: str) -> None:
 
 def time_passes(model, items, args) -> dict[str, dict[str, float]]:
     """Median and minimum seconds of each pass, interleaved so drift affects both alike."""
-    passes = {"floor": lambda: floor_pass(model, items), "attribution": lambda: attribution_pass(model, items, args.layout)}
+    passes = {
+        "floor": lambda: floor_pass(model, items),
+        "attribution": lambda: attribution_pass(model, items, args.layout),
+    }
     for run in passes.values():  # warm-up
         run()
     times: dict[str, list[float]] = {name: [] for name in passes}
@@ -108,7 +121,9 @@ def _status_kib(field: str) -> int:
 
 def measure_memory_here(model, items, args, mode: str) -> dict[str, int]:
     """Peak bytes of one pass in this process (CUDA allocator, or RSS on CPU)."""
-    run = (lambda: floor_pass(model, items)) if mode == "floor" else (lambda: attribution_pass(model, items, args.layout))
+    run = (
+        (lambda: floor_pass(model, items)) if mode == "floor" else (lambda: attribution_pass(model, items, args.layout))
+    )
     if args.device.startswith("cuda"):
         torch.cuda.synchronize()
         torch.cuda.empty_cache()
@@ -172,7 +187,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
-    parser.add_argument("--find-max-tokens", action="store_true", help="CUDA only: search the longest sequence that fits")
+    parser.add_argument(
+        "--find-max-tokens", action="store_true", help="CUDA only: search the longest sequence that fits"
+    )
     parser.add_argument("--json", default=None, help="also write the results to this JSON file")
     parser.add_argument("--memory-child", choices=("floor", "attribution"), help=argparse.SUPPRESS)
     return parser.parse_args()
@@ -192,8 +209,13 @@ def main() -> None:
     times = time_passes(model, items, args)
     memory = {mode: measure_memory(args, mode) for mode in ("floor", "attribution")}
     result = {
-        "preset": args.preset, "config": PRESETS[args.preset], "tokens": args.tokens, "dtype": args.dtype,
-        "device": args.device, "layout": args.layout, "repeats": args.repeats,
+        "preset": args.preset,
+        "config": PRESETS[args.preset],
+        "tokens": args.tokens,
+        "dtype": args.dtype,
+        "device": args.device,
+        "layout": args.layout,
+        "repeats": args.repeats,
         "seconds": times,
         "time_ratio_median": times["attribution"]["median"] / times["floor"]["median"],
         "time_ratio_min": times["attribution"]["min"] / times["floor"]["min"],
@@ -202,8 +224,11 @@ def main() -> None:
         "memory_ratio_total": memory["attribution"]["peak"] / memory["floor"]["peak"],
         "memory_ratio_activations": (memory["attribution"]["peak"] - memory["attribution"]["before"])
         / (memory["floor"]["peak"] - memory["floor"]["before"]),
-        "torch": torch.__version__, "threads": torch.get_num_threads(),
-        "hardware": torch.cuda.get_device_name() if args.device.startswith("cuda") else platform.processor() or platform.machine(),
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "hardware": torch.cuda.get_device_name()
+        if args.device.startswith("cuda")
+        else platform.processor() or platform.machine(),
         "cpus": os.cpu_count(),
     }
     if args.find_max_tokens:
