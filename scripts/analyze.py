@@ -39,7 +39,8 @@ def analyze(args: argparse.Namespace) -> None:
     options = MetricOptions(bins=args.bins, kurtosis_of=args.kurtosis_of)
     record = analyze_cell(
         load_attribution(args.base), load_attribution(args.rl),
-        label=f"{args.pair}/{args.dataset}/alpha{args.alpha}", options=options, resamples=args.resamples, seed=args.seed,
+        label=f"{args.pair}/{args.dataset}/alpha{args.alpha}", options=options, resamples=args.resamples,
+        seed=args.seed,
     )
     with atomic_output(args.out, "w") as handle:
         json.dump({"pair": args.pair, "dataset": args.dataset, "alpha": args.alpha, **record}, handle, indent=1)

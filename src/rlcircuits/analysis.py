@@ -106,7 +106,8 @@ def analyze_cell(
             "loss": {"base": base["losses"].tolist(), "rl": rl["losses"].tolist()},
         },
         "output_edge_entropy": {
-            role: _nullable(output_edge_entropy(record["scores"], mask)) for role, record in (("base", base), ("rl", rl))
+            role: _nullable(output_edge_entropy(record["scores"], mask))
+            for role, record in (("base", base), ("rl", rl))
         },
         "relative_edge_change": [_nullable(row) for row in change],
         "undefined_edge_changes": int((mask & np.isnan(change)).sum()),

@@ -105,8 +105,8 @@ def diversity_bars(cells: Sequence[Mapping[str, Any]], excluded: Sequence[str] =
     """
     ordered = sorted(cells, key=lambda c: (c["pair"], c["dataset"], float(c["alpha"])))
     changes = np.array([100.0 * _relative(c["metrics"]["diversity"]) for c in ordered])
-    labels = [f"{c['pair']} · {c['dataset']} · α={c['alpha']}" + (" (ablation, not counted)" if c["pair"] in excluded else "")
-              for c in ordered]
+    labels = [f"{c['pair']} · {c['dataset']} · α={c['alpha']}"
+              + (" (ablation, not counted)" if c["pair"] in excluded else "") for c in ordered]
     improved, total, mean = diversity_summary([c for c in ordered if c["pair"] not in excluded])
     figure, axes = plt.subplots(figsize=(8.0, 1.5 + 0.22 * len(ordered)))
     colours = ["#999999" if c["pair"] in excluded else "#2166ac" if change > 0 else "#b2182b"

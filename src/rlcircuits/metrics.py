@@ -8,7 +8,7 @@ Conventions (every cell carries both):
 - ``ours`` (the default, the one tested): real edges only. Information complexity is computed
   *per sample* — the entropy of that sample's own |W| histogram over [0, its own max] — and
   averaged over samples. Why: the paper's pooled histogram lets one question's largest edge set
-  every bin (under a heavy-tailed null a paired bootstrap of it rejected ~15% at p < 0.05, and
+  every bin (under heavy-tailed nulls a paired bootstrap of it rejected 11-15% at p < 0.05, and
   leaving one question out flipped the sign in 10 of the demo's 30 cells). Per sample, each
   question is one paired observation, bounded by log(bins), so no single question moves the
   mean by more than log(bins)/N, and the statistic is still scale-free.

@@ -95,12 +95,12 @@ def _claim(text: str, rows: pd.DataFrame, like_online: bool, level: float) -> Cl
     significant = rows["significant"].to_numpy(dtype=bool)
     claimed = 1 if like_online else -1
     several_metrics = rows["metric"].nunique() > 1
-    labels = [f"{r.pair}/{r.dataset}/α={r.alpha:g}" + (f" {r.metric}" if several_metrics else "") + ("*" if r.significant else "")
-              for r in rows.itertuples()]
+    labels = [f"{r.pair}/{r.dataset}/α={r.alpha:g}" + (f" {r.metric}" if several_metrics else "")
+              + ("*" if r.significant else "") for r in rows.itertuples()]
     online_like = consistent_direction(aligned, significant, 1, level)
     if like_online:
-        verdict = ("supported" if online_like else "contradicted" if consistent_direction(aligned, significant, -1, level)
-                   else "inconclusive")
+        against = consistent_direction(aligned, significant, -1, level)
+        verdict = "supported" if online_like else "contradicted" if against else "inconclusive"
     else:
         verdict = "not supported" if online_like else "supported"
     if verdict in ("inconclusive", "supported") and (aligned != 0).sum() < fewest_cells(level):
@@ -143,7 +143,8 @@ def table1_rows(
                 "ci": f"[{_format(r['ci_low'])}, {_format(r['ci_high'])}]", "difference": _format(r["difference"]),
                 "p": _format(r["p_value"]), "q": _format(r["q_value"]),
                 "significant": bool(r["significant"]), "as_expected": bool(r["as_expected"]),
-                "paper_convention": f"{_format(r['paper_base'])} → {_format(r['paper_rl'])} ({_percent(r['paper_relative_change'])})",
+                "paper_convention": f"{_format(r['paper_base'])} → {_format(r['paper_rl'])} "
+                f"({_percent(r['paper_relative_change'])})",
                 "paper": None if ref is None else f"{_format(ref['base'])} → {_format(ref['rl'])} "
                 f"({_percent((ref['rl'] - ref['base']) / abs(ref['base']))})",
             }
@@ -244,7 +245,8 @@ def analysis_settings(cells: Sequence[Mapping[str, Any]]) -> dict[str, str]:
     found: dict[str, set[str]] = {}
     for cell in cells:
         values = {**{k: str(v) for k, v in cell.get("options", {}).items()},
-                  "resamples": str(cell.get("resamples", "not recorded")), "seed": str(cell.get("seed", "not recorded")),
+                  "resamples": str(cell.get("resamples", "not recorded")),
+                  "seed": str(cell.get("seed", "not recorded")),
                   "test": str(cell["metrics"]["intensity"].get("test", "not recorded"))}
         for key, value in values.items():
             found.setdefault(key, set()).add(value)
