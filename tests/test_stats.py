@@ -12,6 +12,7 @@ from rlcircuits.stats import (
     diversity_statistic,
     fewest_cells,
     paired_mean,
+    sign_flip_test,
 )
 
 TRIALS = 200
@@ -77,6 +78,28 @@ def test_direction_estimate_ci_and_p_value_are_about_the_mean():
     assert result.ci_low <= result.difference <= result.ci_high and result.ci_low < 0 < result.ci_high
     assert result.p_value > 0.2
     assert stats.wilcoxon(rl, base).pvalue < 1e-6  # the old test's verdict on the same data
+
+
+def test_sign_flip_p_matches_scipys_exact_permutation_test():
+    rng = np.random.default_rng(17)
+    for _ in range(5):
+        base, rl = rng.standard_t(3, 10), rng.standard_t(3, 10) + 0.8
+        exact = stats.permutation_test((base, rl), lambda x, y, axis: np.mean(y - x, axis=axis), vectorized=True,
+                                       permutation_type="samples").pvalue  # 2^10 swaps: exact
+        assert sign_flip_test(rl - base, resamples=40000, seed=0)(0.0) == pytest.approx(exact, abs=0.01)
+
+
+def test_the_ci_is_the_set_of_shifts_the_test_does_not_reject():
+    rng = np.random.default_rng(18)
+    for trial in range(40):
+        base = rng.lognormal(0.0, 1.0, 60)
+        rl = base * rng.lognormal(0.05 * (trial % 3), 0.5, 60)
+        result = paired_mean(base, rl, resamples=999, seed=trial)
+        assert result.ci_low <= result.difference <= result.ci_high
+        assert (result.p_value <= 0.05) == (not result.ci_low <= 0 <= result.ci_high), (trial, result)
+        p_at = sign_flip_test(rl - base, resamples=999, seed=trial)
+        width = result.ci_high - result.ci_low
+        assert p_at(result.ci_low - 0.01 * width) <= 0.05 < p_at(result.ci_low + 0.01 * width)
 
 
 def test_diversity_statistic_matches_the_metric_and_skips_copies():

@@ -26,7 +26,7 @@ from rlcircuits.metrics import (
     pooled_complexity,
     relative_edge_change,
 )
-from rlcircuits.stats import compare, diversity_statistic, mean_statistic
+from rlcircuits.stats import compare, diversity_statistic, paired_mean
 
 # The paper's claims for online RL: which way each metric moves from base to RL.
 EXPECTED_DIRECTION = {"intensity": 1, "complexity": 1, "kurtosis": -1, "diversity": 1}
@@ -83,8 +83,7 @@ def analyze_cell(
     per_sample = {role: _per_sample(v, options, ids, f"{label} ({role})") for role, v in values.items()}
     n = len(ids)
     comparisons = {
-        name: compare(mean_statistic(per_sample["base"][name], per_sample["rl"][name]), n,
-                      resamples=resamples, seed=seed)
+        name: paired_mean(per_sample["base"][name], per_sample["rl"][name], resamples=resamples, seed=seed)
         for name in PER_SAMPLE
     }
     pooled = correlation_matrix(np.concatenate([values["base"], values["rl"]]))

@@ -247,7 +247,8 @@ def analysis_settings(cells: Sequence[Mapping[str, Any]]) -> dict[str, str]:
         values = {**{k: str(v) for k, v in cell.get("options", {}).items()},
                   "resamples": str(cell.get("resamples", "not recorded")),
                   "seed": str(cell.get("seed", "not recorded")),
-                  "test": str(cell["metrics"]["intensity"].get("test", "not recorded"))}
+                  "test": "; ".join(f"{name}: {result.get('test', 'not recorded')}"
+                                    for name, result in cell["metrics"].items())}
         for key, value in values.items():
             found.setdefault(key, set()).add(value)
     return {key: " / ".join(sorted(values)) for key, values in found.items()}

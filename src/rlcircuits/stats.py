@@ -4,19 +4,23 @@ One estimand per cell: the difference RL - base of the metric exactly as Table 1
 mean over questions for intensity, complexity and kurtosis; diversity over all pairs of
 questions). The direction (✓/✗), the estimate, its CI and the p-value are all about it.
 
-- p-value: a paired *role-swap permutation test* (scipy.stats.permutation_test,
-  ``permutation_type="samples"``): under the null that a question's base and RL matrices are
-  exchangeable — the same law, paired by question, whatever its tails or per-question scale —
-  every swap of the two within a question is equally likely, so the test is exact at any
-  level. For a per-question metric a swap flips the sign of that question's difference (a
-  sign-flip test of the mean); for diversity it moves the question's matrix to the other group
-  and the pairwise correlations are recomputed. Why not Wilcoxon: it tests a location shift of
-  the differences, not their mean (94 questions losing 5% and 6 gaining fourfold is a
-  significant Wilcoxon "increase" of a mean that barely moved). Why not a paired t-test: its
-  size depends on the tails of the differences; the permutation test's does not.
-- CI: a paired BCa bootstrap over questions (scipy.stats.bootstrap, ``paired=True``) of the
-  same statistic; for diversity, pairs of copies of one question are left out of a resample
-  (they would add correlations of exactly 1 that no two questions have).
+The tests are *role-swap permutation tests*: under the null that a question's base and RL
+matrices are exchangeable — the same law, paired by question, whatever its tails or
+per-question scale — every swap of the two within a question is equally likely, so the test
+holds its level exactly (Monte Carlo p-values with the +1 correction).
+
+- Per-question metrics: a swap flips the sign of that question's difference, so the test is a
+  sign-flip test of the mean difference. Its 95% CI is the set of shifts the same test (the same
+  seeded sign flips) does not reject, so "p < 0.05" and "0 outside the CI" agree by
+  construction. Why not Wilcoxon: it tests a location shift of the differences, not their mean
+  (94 questions losing 5% and 6 gaining fourfold is a significant Wilcoxon "increase" of a mean
+  that barely moved). Why not a paired t-test or a bootstrap CI: their coverage depends on the
+  tails of the differences (on the demo, BCa intervals excluded 0 in cells the permutation test
+  gave p = 0.2).
+- Diversity is a statistic of pairs of questions: a swap moves the question's matrix to the
+  other group and the pairwise correlations are recomputed (scipy.stats.permutation_test); the
+  CI is a paired BCa bootstrap over questions (scipy.stats.bootstrap, ``paired=True``), pairs
+  of copies of one question left out of a resample.
 - Benjamini-Hochberg (scipy.stats.false_discovery_control) across the cells of Table 1.
 """
 
@@ -29,7 +33,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy import stats
 
-TEST_NAME = "paired role-swap permutation"
+SIGN_FLIP = "sign-flip permutation of the mean, CI by test inversion"
+ROLE_SWAP = "role-swap permutation, paired BCa bootstrap CI"
 
 
 @dataclass(frozen=True)
@@ -72,7 +77,7 @@ def compare(group_statistic: GroupStatistic, n: int, *, resamples: int, seed: in
     )
     p_value = float(min(1.0, permuted.pvalue))
     low, high = _bootstrap_ci(difference, base_index, rl_index, estimate, resamples, rng)
-    return Comparison(TEST_NAME, base_value, rl_value, estimate, low, high, p_value, n)
+    return Comparison(ROLE_SWAP, base_value, rl_value, estimate, low, high, p_value, n)
 
 
 def _bootstrap_ci(
@@ -91,15 +96,6 @@ def _bootstrap_ci(
     return float(interval.low), float(interval.high)
 
 
-def mean_statistic(base: np.ndarray, rl: np.ndarray) -> GroupStatistic:
-    """The group mean of a per-question metric (the pool holds base then RL values)."""
-    base, rl = np.asarray(base, dtype=np.float64), np.asarray(rl, dtype=np.float64)
-    if base.shape != rl.shape or base.ndim != 1:
-        raise ValueError("paired samples must be 1-D arrays of equal length")
-    pool = np.concatenate([base, rl])
-    return lambda index: pool[index].mean(axis=-1)
-
-
 def diversity_statistic(correlations: np.ndarray) -> GroupStatistic:
     """1 - mean correlation over pairs of distinct questions of a group.
 
@@ -116,8 +112,49 @@ def diversity_statistic(correlations: np.ndarray) -> GroupStatistic:
 
 
 def paired_mean(base: np.ndarray, rl: np.ndarray, *, resamples: int = 9999, seed: int = 0) -> Comparison:
-    """The mean difference of a per-question metric, tested as a mean."""
-    return compare(mean_statistic(base, rl), len(base), resamples=resamples, seed=seed)
+    """The mean difference of a per-question metric: sign-flip p-value and the CI that inverts it."""
+    base, rl = np.asarray(base, dtype=np.float64), np.asarray(rl, dtype=np.float64)
+    if base.shape != rl.shape or base.ndim != 1:
+        raise ValueError("paired samples must be 1-D arrays of equal length")
+    if len(base) < 2:
+        raise ValueError("paired statistics need at least two questions")
+    p_at = sign_flip_test(rl - base, resamples=resamples, seed=seed)
+    estimate = float(np.mean(rl - base))
+    low = _crossing(p_at, float(np.min(rl - base)), estimate)
+    high = _crossing(p_at, float(np.max(rl - base)), estimate)
+    return Comparison(SIGN_FLIP, float(base.mean()), float(rl.mean()), estimate, low, high, p_at(0.0), len(base))
+
+
+def sign_flip_test(differences: np.ndarray, *, resamples: int, seed: int) -> Callable[[float], float]:
+    """p(delta): two-sided sign-flip p-value of "the mean difference is delta", one fixed set of flips.
+
+    Flipping the signs of (d - delta) gives means a_r - delta * b_r with a_r = s_r.d / n and
+    b_r = sum(s_r) / n, so every delta reuses the same flips at O(resamples) cost.
+    """
+    d = np.asarray(differences, dtype=np.float64)
+    signs = np.random.default_rng(seed).choice([-1.0, 1.0], size=(resamples, len(d)))
+    a, b, mean = signs @ d / len(d), signs.mean(axis=1), float(d.mean())
+    scale = float(np.abs(d).max()) or 1.0
+
+    def p_at(delta: float) -> float:
+        observed = abs(mean - delta)
+        extreme = np.count_nonzero(np.abs(a - delta * b) >= observed - 1e-12 * scale)
+        return (1 + extreme) / (resamples + 1)
+
+    return p_at
+
+
+def _crossing(p_at: Callable[[float], float], far: float, near: float, alpha: float = 0.05) -> float:
+    """The shift between ``far`` (rejected) and ``near`` (the estimate, p = 1) where p crosses alpha."""
+    if p_at(far) > alpha:
+        return far  # too few questions to reject even the most extreme shift
+    for _ in range(60):
+        middle = 0.5 * (far + near)
+        if p_at(middle) > alpha:
+            near = middle
+        else:
+            far = middle
+    return near
 
 
 def benjamini_hochberg(p_values: Sequence[float]) -> np.ndarray:
