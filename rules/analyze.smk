@@ -11,13 +11,12 @@ rule analyze:
     params:
         bins=config["metrics"]["bins"],
         kurtosis_of=config["metrics"]["kurtosis_of"],
-        zeros="--structural-zeros" if config["metrics"]["structural_zeros"] else "",
         resamples=config["metrics"]["resamples"],
         seed=config["metrics"]["seed"],
     shell:
         "python scripts/analyze.py --base {input.base} --rl {input.rl} --pair {wildcards.pair}"
         " --dataset {wildcards.dataset} --alpha {wildcards.alpha} --bins {params.bins}"
-        " --kurtosis-of {params.kurtosis_of} {params.zeros} --resamples {params.resamples} --seed {params.seed}"
+        " --kurtosis-of {params.kurtosis_of} --resamples {params.resamples} --seed {params.seed}"
         " --out {output} > {log} 2>&1"
 
 
@@ -57,6 +56,12 @@ rule figures:
         cell=" ".join(
             str(config["figure2"][key]) for key in ("pair", "dataset", "alpha")
         ),
+        ablations=" ".join(
+            f"--ablation {pair}"
+            for pair, spec in config["pairs"].items()
+            if "ablation_of" in spec
+        ),
         out_dir=lambda wildcards, output: os.path.dirname(output[0]),
     shell:
-        "python scripts/figures.py --metrics {input} --fig2 {params.cell} --out-dir {params.out_dir} > {log} 2>&1"
+        "python scripts/figures.py --metrics {input} --fig2 {params.cell} {params.ablations}"
+        " --out-dir {params.out_dir} > {log} 2>&1"

@@ -1,5 +1,6 @@
 #!/usr/bin/env python
-"""Analyse one pair x dataset x alpha: metrics of base and RL, paired tests, per-sample arrays.
+"""Analyse one pair x dataset x alpha: metrics of base and RL under both conventions (ours and the
+paper's), paired permutation tests with bootstrap CIs, per-sample arrays.
 
 Reads the two attribution .npz files and writes metrics/{pair}/{dataset}/alpha{alpha}.json.
 """
@@ -30,17 +31,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--out", required=True, help="output metrics JSON")
     parser.add_argument("--bins", type=int, default=DEFAULTS.bins, help="histogram bins for information complexity")
     parser.add_argument("--kurtosis-of", choices=KURTOSIS_OF, default=DEFAULTS.kurtosis_of)
-    parser.add_argument("--structural-zeros", action="store_true", help="count non-edges as zero-valued edges")
-    parser.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples for pooled metrics")
-    parser.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    parser.add_argument("--resamples", type=int, default=9999, help="permutation and bootstrap resamples per test")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the permutations and resamples")
     return parser.parse_args(argv)
 
 
 def analyze(args: argparse.Namespace) -> None:
-    options = MetricOptions(bins=args.bins, kurtosis_of=args.kurtosis_of, structural_zeros=args.structural_zeros)
+    options = MetricOptions(bins=args.bins, kurtosis_of=args.kurtosis_of)
     record = analyze_cell(
         load_attribution(args.base), load_attribution(args.rl),
-        label=f"{args.pair}/{args.dataset}/alpha{args.alpha}", options=options, resamples=args.resamples, seed=args.seed,
+        label=f"{args.pair}/{args.dataset}/alpha{args.alpha}", options=options, resamples=args.resamples,
+        seed=args.seed,
     )
     with atomic_output(args.out, "w") as handle:
         json.dump({"pair": args.pair, "dataset": args.dataset, "alpha": args.alpha, **record}, handle, indent=1)

@@ -19,10 +19,10 @@ import yaml
 from rlcircuits.cli import run_stage
 from rlcircuits.contracts import ROLES, read_graded, read_selection
 from rlcircuits.errors import RLCircuitsError
-from rlcircuits.figures import diversity_summary
+from rlcircuits.figures import diversity_summary, headline_cells, largest_entropy_increases
 from rlcircuits.files import atomic_output
 from rlcircuits.model_names import model_of
-from rlcircuits.report import ReportInputs, inline_png, provenance, render
+from rlcircuits.report import ReportInputs, analysis_settings, inline_png, provenance, render
 from rlcircuits.tables import TABLE1_COLUMNS, read_cell
 
 REPO = Path(__file__).resolve().parents[1]
@@ -82,7 +82,13 @@ def gather(args: argparse.Namespace) -> ReportInputs:
         selection = read_selection(path)
         record = {f.name: getattr(selection, f.name) for f in fields(selection) if f.name != "samples"}
         selections.append({**record, "first_id": selection.samples[0].id})
-    cells = [read_cell(p) for p in sorted((run / "metrics").glob("*/*/*.json"))]
+    pairs, datasets, alphas = config.get("pairs", {}), config.get("datasets", {}), config.get("alphas", [])
+    grid = [(p, d, float(a)) for p in pairs for d in datasets for a in alphas]
+    # The configured grid's metrics files only (named as rules/analyze.smk names them), never a glob.
+    paths = [run / "metrics" / p / d / f"alpha{a}.json" for p in pairs for d in datasets for a in alphas]
+    cells = [read_cell(path) for path in paths if path.is_file()]
+    ablations = {p: spec["ablation_of"] for p, spec in pairs.items() if "ablation_of" in spec}
+    counted = headline_cells(cells, grid, list(ablations))
     revisions = {}
     for folder in args.models:
         record = Path(folder) / REVISION_FILE
@@ -94,15 +100,16 @@ def gather(args: argparse.Namespace) -> ReportInputs:
         run_name=str(config.get("run_name", run.name)),
         table1=table1 if table1 is not None else pd.DataFrame(columns=list(TABLE1_COLUMNS)),
         table4=_csv(run / "tables" / "table4.csv"),
-        grid=[(p, d, float(a)) for p in config.get("pairs", {}) for d in config.get("datasets", {}) for a in config.get("alphas", [])],
-        online={p: bool(spec.get("online", False)) for p, spec in config.get("pairs", {}).items()},
-        ablations={p: spec["ablation_of"] for p, spec in config.get("pairs", {}).items() if "ablation_of" in spec},
-        alphas=[float(a) for a in config.get("alphas", [])],
+        grid=grid,
+        online={p: bool(spec.get("online", False)) for p, spec in pairs.items()},
+        ablations=ablations,
+        alphas=[float(a) for a in alphas],
         selections=selections,
         figures={name: inline_png(figures / f"{name}.png") for name in ("fig2", "fig3a", "fig3b")},
-        headline=diversity_summary(cells) if cells else None,
+        headline=diversity_summary(counted) if counted else None,
+        entropy_increases=largest_entropy_increases(cells),
         reference=_yaml(args.reference),
-        metric_options={"bins": 100, "kurtosis_of": "signed", "structural_zeros": False, **config.get("metrics", {})},
+        settings=analysis_settings(cells),
         provenance=provenance(config, Path(args.benchmarks) if args.benchmarks else None, revisions),
         examples=_examples(run, selections, model_of(config.get("pairs", {}))),
     )

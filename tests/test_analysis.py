@@ -12,9 +12,8 @@ from rlcircuits.analysis import analyze_cell
 from rlcircuits.contracts import load_attribution, save_attribution
 from rlcircuits.eap import attribute, truncated_loss_input
 from rlcircuits.errors import InputFormatError
-from rlcircuits.metrics import intensity_per_sample
+from rlcircuits.metrics import edge_values, intensity_per_sample, pooled_complexity
 from script_loader import load_script
-
 
 
 @pytest.fixture(scope="module")
@@ -41,12 +40,36 @@ def test_cell_record(npz_pair):
     expected = intensity_per_sample(base.scores[:, base.edge_mask].astype(np.float64))
     assert intensity["base"] == pytest.approx(expected.mean())
     assert record["per_sample"]["intensity"]["base"] == pytest.approx(expected.tolist())
-    for name in ("complexity", "diversity"):
-        metric = record["metrics"][name]
-        assert metric["test"] == "bootstrap" and 0 < metric["p_value"] <= 1 and metric["ci_low"] <= metric["ci_high"]
+    for name, metric in record["metrics"].items():
+        assert metric["test"].startswith("role-swap" if name == "diversity" else "sign-flip"), name
+        assert 0 < metric["p_value"] <= 1 and metric["ci_low"] <= metric["difference"] <= metric["ci_high"], name
+        assert metric["difference"] == pytest.approx(metric["rl"] - metric["base"]), name
+        assert metric["ci_low"] <= metric["ci_high"] and set(metric["paper"]) == {"base", "rl"}, name
+    for name in ("complexity", "kurtosis"):  # the per-question metrics are means of the per-sample arrays
+        assert record["metrics"][name]["rl"] == pytest.approx(np.mean(record["per_sample"][name]["rl"]))
+    paper = record["metrics"]["intensity"]["paper"]
+    full = base.scores.shape[1] * base.scores.shape[2]
+    assert paper["base"] == pytest.approx(intensity["base"] * base.edge_mask.sum() / full)
+    assert record["metrics"]["complexity"]["paper"]["rl"] == pytest.approx(
+        pooled_complexity(edge_values(rl.scores, rl.edge_mask, "paper")))
     change = record["relative_edge_change"]
     assert change[1][0] is None and change[0][0] is not None  # attn0 -> attn0.q is not an edge
-    assert len(record["output_edge_entropy"]["rl"]) == len(record["src_names"])
+    entropy = record["output_edge_entropy"]["rl"]
+    assert len(entropy) == len(record["src_names"]) and entropy[-1] is None  # the last MLP has one out-edge
+    assert record["undefined_edge_changes"] == 0
+
+
+def test_a_constant_sample_is_a_named_error_and_a_zero_base_edge_is_counted(npz_pair):
+    base, rl = load_attribution(npz_pair["base"]), load_attribution(npz_pair["rl"])
+    flat = dataclasses.replace(base, scores=base.scores.copy())
+    flat.scores[2] = np.where(base.edge_mask, 1.0, 0.0)
+    with pytest.raises(InputFormatError, match=r"cell-y \(base\): sample q2 has identical scores on every edge"):
+        analyze_cell(flat, rl, label="cell-y", resamples=50)
+    unused = dataclasses.replace(base, scores=base.scores.copy())
+    unused.scores[:, 0, 0] = 0.0
+    record = analyze_cell(unused, rl, label="cell-z", resamples=50)
+    assert record["relative_edge_change"][0][0] is None and record["undefined_edge_changes"] == 1
+    json.dumps(record, allow_nan=False)  # no NaN or inf reaches the JSON
 
 
 def test_mismatched_samples_are_refused(npz_pair):
@@ -64,7 +87,7 @@ def test_cli_writes_the_metrics_json(npz_pair, tmp_path, capsys):
     assert cli.main(args) == 0
     record = json.loads(out.read_text())
     assert (record["pair"], record["dataset"], record["alpha"]) == ("tiny", "toy", 0.5)
-    assert record["options"] == {"bins": 100, "kurtosis_of": "signed", "structural_zeros": False}
+    assert record["options"] == {"bins": 100, "kurtosis_of": "signed"} and record["resamples"] == 20
     missing = tmp_path / "nope.json"
     argv = [*args[:1], str(tmp_path / "absent.npz"), *args[2:-1], str(missing)]
     fails_cleanly(capsys, cli.main, argv, "analyze", "absent.npz: attribution file not found", [missing])

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -9,7 +10,7 @@ from rlcircuits import options
 from rlcircuits.datasets import DATASETS, load_questions
 from rlcircuits.eap import build_graph
 from rlcircuits.generation.backends import resolve_backend
-from rlcircuits.metrics import MetricOptions
+from rlcircuits.metrics import MetricOptions, edge_values
 from rlcircuits.models import DTYPES, resolve_dtype
 
 SCHEMA = yaml.safe_load((Path(__file__).parents[1] / "schemas" / "config.schema.yaml").read_text(encoding="utf-8"))
@@ -55,7 +56,9 @@ def test_the_runtime_tables_cover_their_option_set():
     ("check", "message"),
     [
         (lambda: build_graph(2, "heads"), "unknown layout 'heads'; choose one of paper, module"),
-        (lambda: MetricOptions(kurtosis_of="both"), "kurtosis_of must be 'signed' or 'abs'"),
+        (lambda: MetricOptions(kurtosis_of="both"), "unknown kurtosis_of 'both'; choose one of signed, abs"),
+        (lambda: edge_values(np.zeros((1, 2, 2)), np.eye(2, dtype=bool), "mine"),
+         "unknown convention 'mine'; choose one of ours, paper"),
         (lambda: resolve_backend("tgi", "cpu"), "unknown backend 'tgi'; choose one of auto, vllm, transformers"),
         (lambda: resolve_dtype("float8"), "unknown dtype 'float8'; choose one of float32, bfloat16, float16, float64"),
         (lambda: load_questions("gsm8k", source="ftp"), "unknown data source 'ftp'; choose one of local, hub"),

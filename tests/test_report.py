@@ -11,8 +11,9 @@ from PIL import Image
 
 import browser
 import records
-from rlcircuits.report import claims
+from rlcircuits.report import claims, table1_rows
 from rlcircuits.figures import diversity_bars, output_entropy_lines, relative_change_heatmap, save_figure
+from rlcircuits.stats import benjamini_hochberg
 from rlcircuits.tables import table1, write_csv
 from test_figures import _cell
 from script_loader import load_script
@@ -33,7 +34,7 @@ def run_dir(tmp_path_factory) -> Path:
         },
         "datasets": {"arith": {"source": "local"}},
         "alphas": [0.1, 0.5],
-        "metrics": {"bins": 50},
+        "metrics": {"bins": 50},  # the metrics files say 100: the page must report what they were made with
     }
     (root / "config.yaml").write_text(yaml.safe_dump(config))
     run = root / "results" / "unit"
@@ -43,6 +44,9 @@ def run_dir(tmp_path_factory) -> Path:
         path = run / "metrics" / cell["pair"] / cell["dataset"] / f"alpha{cell['alpha']}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(cell))
+    stray = _cell("llama_grpo", "arith", 0.9, 0.9, 3)  # not in the configured grid: the headline must not count it
+    path = run / "metrics" / "llama_grpo" / "arith" / "alpha0.9.json"
+    path.write_text(json.dumps(stray))
     write_csv(table1(cells, {"llama_grpo": "GRPO", "qwen_dpo": "DPO"}), run / "tables" / "table1.csv")
     pd.DataFrame({"pair": ["llama_grpo"] * 2, "role": ["base", "rl"], "dataset": ["arith"] * 2, "n": [50, 50],
                   "n_correct": [20, 30], "accuracy_pct": [40.0, 60.0]}).to_csv(run / "tables" / "table4.csv", index=False)
@@ -83,8 +87,12 @@ def test_content_escaping_and_missing_cells(page):
     assert "1 cell(s) of the configured grid have no results" in html
     assert html.count(">missing</td>") == 4  # the missing cell's four metrics
     for text in ("Claims checklist", "Online RL raises inter-sample diversity", "Table 1", "Table 4", "40.0% (20/50)",
-                 "fewer than N = 100", "α=0.1: 4", "GRPO", "zoo/llama-grpo", "attribute", "12.5", "50-bin histogram"):
+                 "fewer than N = 100", "α=0.1: 4", "GRPO", "zoo/llama-grpo", "attribute", "12.5", "100-bin histogram",
+                 "999 resamples", "improved in 2 of 3 experiments", "paper convention: 0.25 → 0.3", "deepseek_math +1246%",
+                 "mistral +120%", "mistral +656%", "Bonferroni", "Cells against"):
         assert text in html, text
+    assert "50-bin" not in html  # the config's value, not the metrics files'
+    assert "Counted: the configured grid" in html
 
 
 def test_renders_in_headless_chromium(page, tmp_path):
@@ -105,22 +113,77 @@ def test_console_error_detector_works(tmp_path):
     assert any("Uncaught ReferenceError" in line for line in errors)
 
 
-def _rows(pair: str, algorithm: str, as_expected: list[bool]) -> list[dict]:
-    metrics = ["intensity", "complexity", "kurtosis", "diversity"]
-    return [{"pair": pair, "algorithm": algorithm, "dataset": "arith", "alpha": 0.5, "metric": metrics[i % 4],
-             "as_expected": flag, "significant": flag} for i, flag in enumerate(as_expected)]
+METRIC_NAMES = ["intensity", "complexity", "kurtosis", "diversity"]
+EXPECTED = {"intensity": 1, "complexity": 1, "kurtosis": -1, "diversity": 1}
 
 
-def test_an_ablation_pair_gets_its_own_claim_row_and_stays_out_of_the_papers():
-    frame = pd.DataFrame(_rows("grpo", "GRPO", [True] * 4) + _rows("dpo", "DPO", [False] * 4)
-                         + _rows("online_dpo", "online DPO", [True, True, True, False]))
+def _rows(pair: str, algorithm: str, aligned: list[int], significant: list[bool] | None = None) -> list[dict]:
+    """Cells whose direction relative to online RL's is ``aligned`` (+1: moved as online RL)."""
+    significant = significant or [False] * len(aligned)
+    return [{"pair": pair, "algorithm": algorithm, "dataset": f"d{i // 4}", "alpha": 0.5, "metric": METRIC_NAMES[i % 4],
+             "difference": float(a * EXPECTED[METRIC_NAMES[i % 4]]), "significant": s}
+            for i, (a, s) in enumerate(zip(aligned, significant, strict=True))]
+
+
+def test_verdicts_follow_the_stated_rule():
     online = {"grpo": True, "dpo": False, "online_dpo": True}
-    plain = {c.text: c for c in claims(frame, online)}
-    assert plain["Online RL raises activation intensity"].cells == 2  # the ablation counted as online RL
-    rows = claims(frame, online, {"online_dpo": "dpo"})
-    by_text = {c.text: c for c in rows}
-    assert by_text["Online RL raises activation intensity"].cells == 1
-    assert by_text["Offline DPO does not consistently move the metrics as online RL does"].verdict == "supported"
-    [ablation] = [c for c in rows if c.text.startswith("Ablation online_dpo")]
+    # GRPO: 40 cells, all moving as claimed, 12 significant; DPO: as online RL in 20 of 24, 6 significant.
+    frame = pd.DataFrame(_rows("grpo", "GRPO", [1] * 40, [True] * 12 + [False] * 28)
+                         + _rows("dpo", "DPO", [1] * 20 + [-1] * 4, [True] * 6 + [False] * 18)
+                         + _rows("online_dpo", "online DPO", [1, -1] * 12))
+    by_text = {c.text: c for c in claims(frame, online, {"online_dpo": "dpo"})}
+    intensity = by_text["Online RL raises activation intensity"]
+    assert (intensity.verdict, intensity.cells, intensity.moved_as_claimed, intensity.significant_for) == ("supported", 10, 10, 3)
+    dpo = by_text["Offline DPO does not consistently move the metrics as online RL does"]
+    assert dpo.verdict == "not supported" and dpo.significant_against == 6
+    # The DPO claim's cells "for" are those that do NOT move like online RL.
+    assert len(dpo.for_cells) == 4 and len(dpo.against_cells) == 20 and "dpo/d0/α=0.5 intensity*" in dpo.against_cells
+    [ablation] = [c for c in by_text.values() if c.text.startswith("Ablation online_dpo")]
     assert "online DPO from dpo's SFT model (online sampling the only difference)" in ablation.text
-    assert (ablation.as_expected, ablation.cells, ablation.verdict) == (3, 4, "supported")
+    assert ablation.verdict == "inconclusive" and ablation.moved_as_claimed == 12
+    # A DPO whose cells move at random, none significant, does not consistently move: supported.
+    random_dpo = pd.DataFrame(_rows("dpo", "DPO", list(np.random.default_rng(0).choice([-1, 1], 24))))
+    assert {c.text: c for c in claims(random_dpo, online)}[dpo.text].verdict == "supported"
+    # With too few cells no verdict can be reached either way.
+    few = pd.DataFrame(_rows("dpo", "DPO", [-1, 1, 1, -1]) + _rows("grpo", "GRPO", [1] * 8, [True] * 8))
+    verdicts = {c.text: c.verdict for c in claims(few, online)}
+    assert verdicts[dpo.text] == "too few cells" and verdicts["Online RL raises activation intensity"] == "too few cells"
+    # Consistently the other way: contradicted.
+    against = pd.DataFrame(_rows("grpo", "GRPO", [-1] * 40, [True] * 40))
+    assert {c.text: c.verdict for c in claims(against, online)}["Online RL lowers distribution kurtosis"] == "contradicted"
+
+
+def test_pure_noise_rarely_supports_a_claim_on_the_demo_grid():
+    """Demo grid: 3 online pairs, 1 offline, 1 ablation x 3 datasets x 2 alphas x 4 metrics; no effect anywhere.
+
+    The old rule (>= 2/3 of cells as claimed) called one of the four online claims supported ~40% of the time.
+    """
+    rng = np.random.default_rng(21)
+    pairs = {"a": True, "b": True, "c": True, "dpo": False, "abl": True}
+    cells = [(pair, dataset, alpha, metric) for pair in pairs for dataset in "xyz" for alpha in (0.1, 0.5)
+             for metric in METRIC_NAMES]
+    trials, false_supported, dpo_not_supported = 300, 0, 0
+    for _ in range(trials):
+        p = rng.uniform(size=len(cells))
+        frame = pd.DataFrame({"pair": [c[0] for c in cells], "algorithm": "x", "dataset": [c[1] for c in cells],
+                              "alpha": [c[2] for c in cells], "metric": [c[3] for c in cells],
+                              "difference": rng.choice([-1.0, 1.0], len(cells)),
+                              "significant": benjamini_hochberg(p) < 0.05})
+        verdicts = claims(frame, pairs, {"abl": "dpo"})
+        false_supported += any(c.verdict == "supported" for c in verdicts if not c.text.startswith("Offline"))
+        dpo_not_supported += any(c.verdict == "not supported" for c in verdicts)
+    assert false_supported / trials <= 0.05 and dpo_not_supported / trials <= 0.05, (false_supported, dpo_not_supported)
+
+
+def test_the_papers_quoted_cells_stand_beside_the_paper_convention():
+    reference = yaml.safe_load((Path(__file__).parents[1] / "config" / "paper_reference.yaml").read_text())
+    assert "secondary summaries" in reference["table1_source"]
+    assert {q["largest_increase_pct"] for q in reference["figure3b"] if q["pair"] == "mistral"} == {120, 656}
+    cell = _cell("deepseek_math", "math", 0.1, 0.6, 0)
+    cell["metrics"]["intensity"]["paper"] = {"base": 1.2e-3, "rl": 1.4e-3}
+    frame = table1([cell], {"deepseek_math": "GRPO"})
+    [row] = table1_rows(frame, [("deepseek_math", "math", 0.1)], reference["table1"])
+    intensity = row["metrics"]["intensity"]
+    assert intensity["paper_convention"] == "1.200e-03 → 1.400e-03 (+16.7%)"
+    assert intensity["paper"] == "1.100e-03 → 1.310e-03 (+19.1%)"
+    assert row["metrics"]["kurtosis"]["paper"] == "357 → 223 (-37.5%)" and row["metrics"]["diversity"]["paper"] is None

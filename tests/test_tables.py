@@ -11,11 +11,11 @@ from script_loader import load_script
 
 
 def _cell(pair: str, alpha: float, p: float, base: float = 1.0, rl: float = 1.2) -> dict:
-    metric = lambda test: {"test": test, "base": base, "rl": rl, "difference": rl - base, "ci_low": 0, "ci_high": 0,  # noqa: E731
-                           "p_value": p, "n": 50}
+    metric = {"test": "paired role-swap permutation", "base": base, "rl": rl, "difference": rl - base,
+              "ci_low": min(0, rl - base), "ci_high": max(0, rl - base), "p_value": p, "n": 50,
+              "paper": {"base": base / 2, "rl": rl / 4}}
     return {"pair": pair, "dataset": "math", "alpha": alpha,
-            "metrics": {m: metric("wilcoxon" if m in ("intensity", "kurtosis") else "bootstrap")
-                        for m in ("intensity", "complexity", "kurtosis", "diversity")}}
+            "metrics": {m: dict(metric) for m in ("intensity", "complexity", "kurtosis", "diversity")}}
 
 
 def test_rows_directions_and_fdr():
@@ -28,6 +28,9 @@ def test_rows_directions_and_fdr():
     # RL went down: only kurtosis (expected to fall) moved as the paper expects.
     assert mistral["as_expected"].to_dict() == {"intensity": False, "complexity": False, "kurtosis": True, "diversity": False}
     assert mistral.loc["intensity", "algorithm"] == "PPO"
+    # Both conventions in every row: the paper's normalisation beside ours.
+    assert mistral.loc["intensity", "paper_base"] == 0.5 and mistral.loc["intensity", "paper_relative_change"] == pytest.approx(-0.6)
+    assert mistral.loc["kurtosis", "difference"] == pytest.approx(-0.2) and mistral.loc["kurtosis", "ci_low"] == pytest.approx(-0.2)
     # BH over 8 tests: p 0.001 (x4) -> q 0.002; p 0.04 (x4) -> q 0.04.
     assert mistral["q_value"].tolist() == pytest.approx([0.002] * 4)
     qwen = frame[frame["pair"] == "qwen25"]
@@ -46,6 +49,12 @@ def test_cli_and_bad_files(tmp_path, capsys):
     first = out.read_bytes()
     assert cli.main(args) == 0 and out.read_bytes() == first  # byte-identical rerun
     assert pd.read_csv(out)["algorithm"].tolist() == ["GRPO"] * 4 + ["unknown"] * 4
+    old = tmp_path / "old.json"  # an analyze of before the paper convention existed
+    cell = _cell("a", 0.3, 0.5)
+    del cell["metrics"]["kurtosis"]["paper"]
+    old.write_text(json.dumps(cell))
+    with pytest.raises(InputFormatError, match="old.json: metrics.kurtosis lacks paper"):
+        read_cell(old)
     broken = tmp_path / "broken.json"
     broken.write_text(json.dumps({"pair": "x", "dataset": "d", "alpha": 0.1, "metrics": {"intensity": {}}}))
     with pytest.raises(InputFormatError, match="broken.json: missing metrics complexity, kurtosis, diversity"):

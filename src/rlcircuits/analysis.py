@@ -1,7 +1,9 @@
-"""One Table 1 cell: every metric of base and RL on the same questions, with paired tests.
+"""One Table 1 cell: every metric of base and RL on the same questions, under both conventions.
 
 Reads the two attribution files of a pair x dataset x alpha and returns the record written to
-``metrics/{pair}/{dataset}/alpha{alpha}.json`` (DESIGN §3).
+``metrics/{pair}/{dataset}/alpha{alpha}.json`` (DESIGN §3). The default convention (``ours``)
+carries the paired tests (rlcircuits.stats); the ``paper`` convention carries the values in the
+paper's normalisation, to set beside its published numbers (rlcircuits.metrics).
 """
 
 from __future__ import annotations
@@ -13,20 +15,23 @@ import numpy as np
 from rlcircuits.contracts import AttributionFile
 from rlcircuits.errors import InputFormatError
 from rlcircuits.metrics import (
+    DegenerateSample,
     MetricOptions,
+    complexity_per_sample,
     correlation_matrix,
     diversity,
     edge_values,
-    information_complexity,
     intensity_per_sample,
     kurtosis_per_sample,
     output_edge_entropy,
+    pooled_complexity,
     relative_edge_change,
 )
-from rlcircuits.stats import bootstrap_paired, wilcoxon_paired
+from rlcircuits.stats import compare, diversity_statistic, paired_mean
 
 # The paper's claims for online RL: which way each metric moves from base to RL.
 EXPECTED_DIRECTION = {"intensity": 1, "complexity": 1, "kurtosis": -1, "diversity": 1}
+PER_SAMPLE = ("intensity", "complexity", "kurtosis")
 
 
 def _check_pair(base: AttributionFile, rl: AttributionFile, label: str) -> None:
@@ -36,55 +41,79 @@ def _check_pair(base: AttributionFile, rl: AttributionFile, label: str) -> None:
             raise InputFormatError(f"{label}: base and RL attribution files differ in {key}")
 
 
+def _per_sample(values: np.ndarray, options: MetricOptions, ids: np.ndarray, where: str) -> dict[str, np.ndarray]:
+    """Intensity, robust complexity and kurtosis of each sample; a degenerate sample is named."""
+    try:
+        kurtosis = kurtosis_per_sample(values, options)
+        correlation_matrix(values)  # diversity needs every sample to vary too
+    except DegenerateSample as exc:
+        raise InputFormatError(f"{where}: sample {ids[exc.index]!s} {exc.reason}") from None
+    return {"intensity": intensity_per_sample(values), "complexity": complexity_per_sample(values, options),
+            "kurtosis": kurtosis}
+
+
+def paper_convention(base_scores: np.ndarray, rl_scores: np.ndarray, mask: np.ndarray, options: MetricOptions,
+                     ids: np.ndarray, label: str) -> dict[str, dict[str, float]]:
+    """Base and RL values in the paper's normalisation (full matrices, pooled [min, max] histogram)."""
+    result: dict[str, dict[str, float]] = {name: {} for name in EXPECTED_DIRECTION}
+    for role, scores in (("base", base_scores), ("rl", rl_scores)):
+        values = edge_values(scores, mask, "paper")
+        per_sample = _per_sample(values, options, ids, f"{label} ({role}, paper convention)")
+        result["intensity"][role] = float(per_sample["intensity"].mean())
+        result["kurtosis"][role] = float(per_sample["kurtosis"].mean())
+        result["complexity"][role] = pooled_complexity(values, options)
+        result["diversity"][role] = diversity(correlation_matrix(values))
+    return result
+
+
 def analyze_cell(
     base: AttributionFile,
     rl: AttributionFile,
     *,
     label: str,
     options: MetricOptions = MetricOptions(),
-    resamples: int = 1000,
+    resamples: int = 9999,
     seed: int = 0,
 ) -> dict[str, Any]:
-    """Metrics, paired comparisons and per-sample arrays for one cell (``label`` for messages)."""
+    """Metrics of both conventions, paired comparisons and per-sample arrays for one cell."""
     _check_pair(base, rl, label)
-    mask = base.edge_mask
-    values = {"base": edge_values(base.scores, mask, options), "rl": edge_values(rl.scores, mask, options)}
-    if len(values["base"]) < 2:
+    mask, ids = base.edge_mask, base.sample_ids
+    if len(ids) < 2:
         raise InputFormatError(f"{label}: at least two samples are needed for the paired statistics")
-    intensity = {role: intensity_per_sample(v) for role, v in values.items()}
-    kurtosis = {role: kurtosis_per_sample(v, options) for role, v in values.items()}
-    correlations = {role: correlation_matrix(v) for role, v in values.items()}
+    values = {role: edge_values(record.scores, mask) for role, record in (("base", base), ("rl", rl))}
+    per_sample = {role: _per_sample(v, options, ids, f"{label} ({role})") for role, v in values.items()}
+    n = len(ids)
     comparisons = {
-        "intensity": wilcoxon_paired(intensity["base"], intensity["rl"], seed=seed),
-        "kurtosis": wilcoxon_paired(kurtosis["base"], kurtosis["rl"], seed=seed),
-        "complexity": bootstrap_paired(
-            lambda w: (information_complexity(values["base"], options, w), information_complexity(values["rl"], options, w)),
-            len(intensity["base"]), resamples=resamples, seed=seed,
-        ),
-        "diversity": bootstrap_paired(
-            lambda w: (diversity(correlations["base"], w), diversity(correlations["rl"], w)),
-            len(intensity["base"]), resamples=resamples, seed=seed,
-        ),
+        name: paired_mean(per_sample["base"][name], per_sample["rl"][name], resamples=resamples, seed=seed)
+        for name in PER_SAMPLE
     }
+    pooled = correlation_matrix(np.concatenate([values["base"], values["rl"]]))
+    comparisons["diversity"] = compare(diversity_statistic(pooled), n, resamples=resamples, seed=seed)
+    paper = paper_convention(base.scores, rl.scores, mask, options, ids, label)
     change = relative_edge_change(base.scores, rl.scores, mask)
     return {
         "options": options.as_dict(),
         "resamples": resamples,
         "seed": seed,
-        "n_samples": len(intensity["base"]),
-        "sample_ids": base.sample_ids.tolist(),
+        "n_samples": n,
+        "sample_ids": ids.tolist(),
         "t_cut": int(base.t_cut),
         "src_names": base.src_names.tolist(),
         "dst_names": base.dst_names.tolist(),
-        "metrics": {name: comparison.as_dict() for name, comparison in comparisons.items()},
+        "metrics": {name: {**comparison.as_dict(), "paper": paper[name]} for name, comparison in comparisons.items()},
         "per_sample": {
-            "intensity": {role: v.tolist() for role, v in intensity.items()},
-            "kurtosis": {role: v.tolist() for role, v in kurtosis.items()},
+            **{name: {role: v[name].tolist() for role, v in per_sample.items()} for name in PER_SAMPLE},
             "loss": {"base": base.losses.tolist(), "rl": rl.losses.tolist()},
         },
         "output_edge_entropy": {
-            "base": output_edge_entropy(base.scores, mask).tolist(),
-            "rl": output_edge_entropy(rl.scores, mask).tolist(),
+            role: _nullable(output_edge_entropy(record.scores, mask))
+            for role, record in (("base", base), ("rl", rl))
         },
-        "relative_edge_change": [[None if np.isnan(x) else float(x) for x in row] for row in change],
+        "relative_edge_change": [_nullable(row) for row in change],
+        "undefined_edge_changes": int((mask & np.isnan(change)).sum()),
     }
+
+
+def _nullable(values: np.ndarray) -> list[float | None]:
+    """JSON-safe floats: NaN (undefined) becomes null."""
+    return [None if np.isnan(x) else float(x) for x in values]

@@ -63,14 +63,28 @@ def relative_change_heatmap(cell: Mapping[str, Any]) -> plt.Figure:
     axes.set_yticks(range(0, len(src), step_y), src[::step_y], fontsize=7)
     axes.set_xlabel("destination node (reads the residual stream)")
     axes.set_ylabel("source node (writes the residual stream)")
+    undefined = int(cell.get("undefined_edge_changes", 0))
+    note = f"; {undefined} real edge(s) with base mean 0, change undefined, also grey" if undefined else ""
     axes.set_title(
         f"Fig. 2 — relative edge change, RL vs base\n{cell['pair']}, {cell['dataset']}, α = {cell['alpha']} "
-        "(grey: not an edge; colours clipped at the 99th percentile)",
+        f"(grey: not an edge{note}; colours clipped at the 99th percentile)",
         fontsize=9,
     )
     colorbar = figure.colorbar(image, ax=axes, shrink=0.8)
     colorbar.set_label("(mean|W_RL| − mean|W_base|) / mean|W_base|", fontsize=8)
     return figure
+
+
+def headline_cells(
+    cells: Sequence[Mapping[str, Any]], grid: Sequence[tuple[str, str, float]], excluded: Sequence[str] = ()
+) -> list[Mapping[str, Any]]:
+    """The cells the Fig. 3(a) headline counts: the configured grid's, without ablation pairs.
+
+    The paper's headline (41 experiments) counts its own grid; a pair the paper did not have
+    (the ablation) or a stray metrics file must not change the count.
+    """
+    wanted = {(pair, dataset, float(alpha)) for pair, dataset, alpha in grid if pair not in set(excluded)}
+    return [c for c in cells if (c["pair"], c["dataset"], float(c["alpha"])) in wanted]
 
 
 def diversity_summary(cells: Sequence[Mapping[str, Any]]) -> tuple[int, int, float]:
@@ -83,14 +97,20 @@ def _relative(result: Mapping[str, float]) -> float:
     return (result["rl"] - result["base"]) / abs(result["base"])
 
 
-def diversity_bars(cells: Sequence[Mapping[str, Any]]) -> plt.Figure:
-    """Figure 3(a): relative change of inter-sample diversity in every experiment."""
+def diversity_bars(cells: Sequence[Mapping[str, Any]], excluded: Sequence[str] = ()) -> plt.Figure:
+    """Figure 3(a): relative change of inter-sample diversity in every experiment.
+
+    The headline counts every cell given except those of the ``excluded`` (ablation) pairs,
+    whose bars are drawn grey and labelled as not counted.
+    """
     ordered = sorted(cells, key=lambda c: (c["pair"], c["dataset"], float(c["alpha"])))
     changes = np.array([100.0 * _relative(c["metrics"]["diversity"]) for c in ordered])
-    labels = [f"{c['pair']} · {c['dataset']} · α={c['alpha']}" for c in ordered]
-    improved, total, mean = diversity_summary(ordered)
+    labels = [f"{c['pair']} · {c['dataset']} · α={c['alpha']}"
+              + (" (ablation, not counted)" if c["pair"] in excluded else "") for c in ordered]
+    improved, total, mean = diversity_summary([c for c in ordered if c["pair"] not in excluded])
     figure, axes = plt.subplots(figsize=(8.0, 1.5 + 0.22 * len(ordered)))
-    colours = ["#2166ac" if change > 0 else "#b2182b" for change in changes]
+    colours = ["#999999" if c["pair"] in excluded else "#2166ac" if change > 0 else "#b2182b"
+               for c, change in zip(ordered, changes, strict=True)]
     axes.barh(range(len(ordered)), changes, color=colours)
     axes.set_yticks(range(len(ordered)), labels, fontsize=7)
     axes.invert_yaxis()
@@ -102,30 +122,68 @@ def diversity_bars(cells: Sequence[Mapping[str, Any]]) -> plt.Figure:
     return figure
 
 
-def output_entropy_lines(cells: Sequence[Mapping[str, Any]]) -> plt.Figure:
-    """Figure 3(b): per-source-node output-edge entropy change (RL - base), averaged per pair."""
-    by_pair: dict[str, list[np.ndarray]] = {}
-    names: dict[str, list[str]] = {}
+def entropy_changes(cell: Mapping[str, Any]) -> np.ndarray:
+    """[n_src] relative change (%) of output-edge entropy, RL vs base, for one experiment.
+
+    NaN where undefined: a source with a single out-edge (entropy 0 by construction) or a base
+    entropy of 0.
+    """
+    base = np.array([np.nan if x is None else x for x in cell["output_edge_entropy"]["base"]], dtype=float)
+    rl = np.array([np.nan if x is None else x for x in cell["output_edge_entropy"]["rl"]], dtype=float)
+    return np.divide(100.0 * (rl - base), base, out=np.full(base.shape, np.nan), where=np.isfinite(base) & (base > 0))
+
+
+def _largest(names: Sequence[str], change: np.ndarray) -> tuple[str, float] | None:
+    if not np.isfinite(change).any():
+        return None
+    top = int(np.nanargmax(change))
+    return names[top], float(change[top])
+
+
+def largest_entropy_increases(cells: Sequence[Mapping[str, Any]]) -> dict[str, tuple[str, str, float]]:
+    """Per pair: (experiment, source node, change in %) of the largest output-edge entropy increase."""
+    best: dict[str, tuple[str, str, float]] = {}
     for cell in cells:
-        entropy = cell["output_edge_entropy"]
-        by_pair.setdefault(cell["pair"], []).append(np.array(entropy["rl"]) - np.array(entropy["base"]))
-        names[cell["pair"]] = cell["src_names"]
-    figure, axes = plt.subplots(len(by_pair), 1, figsize=(8.0, 2.2 * max(1, len(by_pair))), squeeze=False)
+        found = _largest(cell["src_names"], entropy_changes(cell))
+        if found and (cell["pair"] not in best or found[1] > best[cell["pair"]][2]):
+            best[cell["pair"]] = (f"{cell['dataset']} α={cell['alpha']}", *found)
+    return best
+
+
+def output_entropy_lines(cells: Sequence[Mapping[str, Any]], average: bool = False) -> plt.Figure:
+    """Figure 3(b): per-source-node output-edge entropy change (%), RL vs base, one line per experiment.
+
+    ``average``: one line per pair, the mean over its experiments instead. Each panel names its
+    largest increase (the paper quotes e.g. +1246% for one DeepSeek-Math case).
+    """
+    by_pair: dict[str, list[Mapping[str, Any]]] = {}
+    for cell in sorted(cells, key=lambda c: (c["pair"], c["dataset"], float(c["alpha"]))):
+        by_pair.setdefault(cell["pair"], []).append(cell)
+    figure, axes = plt.subplots(len(by_pair), 1, figsize=(8.0, 2.6 * max(1, len(by_pair))), squeeze=False)
     for row, pair in enumerate(sorted(by_pair)):
         axes_row = axes[row, 0]
-        change = np.mean(by_pair[pair], axis=0)
-        src = names[pair]
-        axes_row.plot(range(len(src)), change, marker="o", markersize=3, linewidth=1)
+        changes = np.array([entropy_changes(c) for c in by_pair[pair]])
+        shown = np.flatnonzero(np.isfinite(changes).any(axis=0))
+        names = [by_pair[pair][0]["src_names"][i] for i in shown]
+        labels = [f"{c['dataset']} α={c['alpha']}" for c in by_pair[pair]]
+        if average:
+            changes, labels = np.nanmean(changes[:, shown], axis=0, keepdims=True), ["mean over experiments"]
+        else:
+            changes = changes[:, shown]
+        for label, change in zip(labels, changes, strict=True):
+            axes_row.plot(range(len(names)), change, marker="o", markersize=3, linewidth=1, label=label)
         axes_row.axhline(0.0, color="black", linewidth=0.6)
         axes_row.margins(x=0.03, y=0.3)
-        top = int(np.argmax(change))
-        axes_row.annotate(f"largest increase: {src[top]} ({change[top]:+.3f})", (top, change[top]),
-                          textcoords="offset points", xytext=(5, 5), fontsize=7)
-        step = _tick_step(len(src), 30)
-        axes_row.set_xticks(range(0, len(src), step), src[::step], rotation=90, fontsize=6)
-        axes_row.set_ylabel("Δ entropy (nats)", fontsize=8)
-        axes_row.set_title(f"{pair} (mean over {len(by_pair[pair])} experiments)", fontsize=9)
-    axes[-1, 0].set_xlabel("source node")
-    figure.suptitle("Fig. 3(b) — output-edge entropy per source node, RL − base", fontsize=10)
+        tops = [(label, found) for label, change in zip(labels, changes, strict=True)
+                if (found := _largest(names, change))]
+        if tops:
+            label, (node, top) = max(tops, key=lambda item: item[1][1])
+            axes_row.set_title(f"{pair}: largest change {node} ({label}) {top:+.1f}%", fontsize=9)
+        step = _tick_step(len(names), 30)
+        axes_row.set_xticks(range(0, len(names), step), names[::step], rotation=90, fontsize=6)
+        axes_row.set_ylabel("Δ entropy (%)", fontsize=8)
+        axes_row.legend(fontsize=6, ncol=3, loc="best")
+    axes[-1, 0].set_xlabel("source node (nodes with a single out-edge left out)")
+    figure.suptitle("Fig. 3(b) — output-edge entropy per source node, relative change RL vs base", fontsize=10)
     figure.tight_layout()
     return figure

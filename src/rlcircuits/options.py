@@ -25,6 +25,9 @@ Layout = Literal["paper", "module"]
 LAYOUTS: tuple[Layout, ...] = get_args(Layout)
 KurtosisOf = Literal["signed", "abs"]
 KURTOSIS_OF: tuple[KurtosisOf, ...] = get_args(KurtosisOf)
+# Metric normalisation: ours (real edges, per-sample complexity) or the paper's (full matrices, pooled histogram).
+Convention = Literal["ours", "paper"]
+CONVENTIONS: tuple[Convention, ...] = get_args(Convention)
 Architecture = Literal["llama", "mistral", "qwen2"]
 ARCHITECTURES: tuple[Architecture, ...] = get_args(Architecture)
 Algorithm = Literal["grpo", "rloo", "dpo", "online_dpo"]

@@ -23,6 +23,8 @@ import jinja2
 import numpy as np
 import pandas as pd
 
+from rlcircuits.analysis import EXPECTED_DIRECTION
+from rlcircuits.stats import consistent_direction, fewest_cells
 from rlcircuits.contracts import ROLES
 from rlcircuits.tables import METRICS
 
@@ -35,61 +37,80 @@ CLAIMS = (
 PACKAGES = ("rlcircuits", "torch", "transformers", "numpy", "scipy", "pandas", "matplotlib", "math-verify", "jinja2", "snakemake", "trl", "vllm")
 
 
+SIGNIFICANCE = 0.05  # family-wise level of the claims table's sign tests (Bonferroni over its rows)
+VERDICT_RULE = (
+    "Each claim is judged over its cells, each cell's direction counted relative to the online-RL "
+    "direction the paper reports (intensity, complexity, diversity up; kurtosis down). The cells move "
+    "<em>consistently</em> one way when an exact one-sided sign test over the cells that moved rejects "
+    "“either way equally likely” at 0.05 / K (Bonferroni over the K rows of this table) <em>and</em> more "
+    "cells are Benjamini–Hochberg-significant (q &lt; 0.05 over all of Table 1) that way than the other. "
+    "An online-RL claim is <em>supported</em> when its cells move consistently as claimed, "
+    "<em>contradicted</em> when they move consistently the other way, <em>inconclusive</em> otherwise. "
+    "“Offline DPO does not consistently move the metrics as online RL does” is <em>not supported</em> when "
+    "its cells (all metrics) move consistently the online-RL way, and <em>supported</em> otherwise — but "
+    "only with enough cells that a unanimous move could have passed the sign test; with fewer, any "
+    "claim reads <em>too few cells</em>. Cells marked * are BH-significant."
+)
+
+
 @dataclass(frozen=True)
 class Claim:
     text: str
-    verdict: str  # supported / mixed / not supported / no data
-    as_expected: int
-    significant: int
+    verdict: str  # supported / contradicted / inconclusive / not supported / too few cells / no data
     cells: int
-    backing: tuple[str, ...]
-
-
-def _verdict(fraction: float, supported_when_high: bool = True) -> str:
-    high, low = fraction >= 2 / 3, fraction <= 1 / 3
-    if not supported_when_high:
-        high, low = low, high
-    return "supported" if high else "not supported" if low else "mixed"
+    moved_as_claimed: int
+    significant_for: int
+    significant_against: int
+    for_cells: tuple[str, ...]
+    against_cells: tuple[str, ...]
 
 
 def claims(table1: pd.DataFrame, online: Mapping[str, bool], ablations: Mapping[str, str] | None = None) -> list[Claim]:
-    """Does this run back each of the paper's claims? Rule: >= 2/3 of cells as expected.
+    """Does this run back each of the paper's claims? The rule is VERDICT_RULE, stated on the page.
 
     A pair that is a controlled ablation of another (``ablations``: pair -> the pair it varies)
     is kept out of the paper's claims and gets a row of its own over all its cells.
     """
     ablations = ablations or {}
     paper = table1[~table1["pair"].isin(list(ablations))]
-    result = []
-    online_rows = paper[paper["pair"].map(lambda p: online.get(p, False))]
-    for metric, text in CLAIMS:
-        rows = online_rows[online_rows["metric"] == metric]
-        result.append(_claim(text, rows, supported_when_high=True))
-    offline_rows = paper[paper["pair"].map(lambda p: not online.get(p, False))]
-    result.append(_claim("Offline DPO does not consistently move the metrics as online RL does", offline_rows, False))
+    is_online = paper["pair"].map(lambda p: online.get(p, False)).astype(bool)
+    specs: list[tuple[str, pd.DataFrame, bool]] = [
+        (text, paper[is_online & (paper["metric"] == metric)], True) for metric, text in CLAIMS
+    ]
+    specs.append(("Offline DPO does not consistently move the metrics as online RL does", paper[~is_online], False))
     for pair, varied in ablations.items():
         rows = table1[table1["pair"] == pair]
         algorithm = rows["algorithm"].iloc[0] if not rows.empty else pair
         mode = "online" if online.get(pair, False) else "offline"
-        text = (f"Ablation {pair}: {algorithm} from {varied}'s SFT model ({mode} sampling the only difference) "
-                "moves the metrics as online RL does")
-        result.append(_claim(text, rows, supported_when_high=True))
-    return result
+        specs.append((f"Ablation {pair}: {algorithm} from {varied}'s SFT model ({mode} sampling the only difference) "
+                      "moves the metrics as online RL does", rows, True))
+    level = SIGNIFICANCE / len(specs)
+    return [_claim(text, rows, like_online, level) for text, rows, like_online in specs]
 
 
-def _claim(text: str, rows: pd.DataFrame, supported_when_high: bool) -> Claim:
+def _claim(text: str, rows: pd.DataFrame, like_online: bool, level: float) -> Claim:
+    """One claim's verdict: ``like_online`` claims say the cells move as online RL's; the DPO row says not."""
     if rows.empty:
-        return Claim(text, "no data", 0, 0, 0, ())
-    expected = rows[rows["as_expected"]]
-    backing = tuple(f"{r.pair}/{r.dataset}/α={r.alpha:g}" + ("" if len(set(rows["metric"])) == 1 else f" {r.metric}")
-                    for r in expected.itertuples())
+        return Claim(text, "no data", 0, 0, 0, 0, (), ())
+    aligned = np.sign(rows["difference"].to_numpy()) * rows["metric"].map(EXPECTED_DIRECTION).to_numpy()
+    significant = rows["significant"].to_numpy(dtype=bool)
+    claimed = 1 if like_online else -1
+    several_metrics = rows["metric"].nunique() > 1
+    labels = [f"{r.pair}/{r.dataset}/α={r.alpha:g}" + (f" {r.metric}" if several_metrics else "")
+              + ("*" if r.significant else "") for r in rows.itertuples()]
+    online_like = consistent_direction(aligned, significant, 1, level)
+    if like_online:
+        against = consistent_direction(aligned, significant, -1, level)
+        verdict = "supported" if online_like else "contradicted" if against else "inconclusive"
+    else:
+        verdict = "not supported" if online_like else "supported"
+    if verdict in ("inconclusive", "supported") and (aligned != 0).sum() < fewest_cells(level):
+        verdict = "too few cells"
     return Claim(
-        text,
-        _verdict(len(expected) / len(rows), supported_when_high),
-        len(expected),
-        int((rows["as_expected"] & rows["significant"]).sum()),
-        len(rows),
-        backing,
+        text, verdict, len(rows), int((aligned == claimed).sum()),
+        int((significant & (aligned == claimed)).sum()), int((significant & (aligned == -claimed)).sum()),
+        tuple(label for label, a in zip(labels, aligned, strict=True) if a == claimed),
+        tuple(label for label, a in zip(labels, aligned, strict=True) if a != claimed),
     )
 
 
@@ -97,6 +118,10 @@ def _format(value: float | None) -> str:
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return "—"
     return f"{value:.3g}" if abs(value) >= 1e-2 or value == 0 else f"{value:.3e}"
+
+
+def _percent(value: float) -> str:
+    return "—" if value is None or np.isnan(value) else f"{100 * value:+.1f}%"
 
 
 def table1_rows(
@@ -115,10 +140,14 @@ def table1_rows(
                 continue
             r = found.iloc[0]
             metrics[metric] = {
-                "base": _format(r["base"]), "rl": _format(r["rl"]),
-                "change": f"{100 * r['relative_change']:+.1f}%", "q": _format(r["q_value"]),
+                "base": _format(r["base"]), "rl": _format(r["rl"]), "change": _percent(r["relative_change"]),
+                "ci": f"[{_format(r['ci_low'])}, {_format(r['ci_high'])}]", "difference": _format(r["difference"]),
+                "p": _format(r["p_value"]), "q": _format(r["q_value"]),
                 "significant": bool(r["significant"]), "as_expected": bool(r["as_expected"]),
-                "paper": None if ref is None else f"{_format(ref['base'])} → {_format(ref['rl'])}",
+                "paper_convention": f"{_format(r['paper_base'])} → {_format(r['paper_rl'])} "
+                f"({_percent(r['paper_relative_change'])})",
+                "paper": None if ref is None else f"{_format(ref['base'])} → {_format(ref['rl'])} "
+                f"({_percent((ref['rl'] - ref['base']) / abs(ref['base']))})",
             }
         algorithm = cell["algorithm"].iloc[0] if not cell.empty else ""
         rows.append({"pair": pair, "algorithm": algorithm, "dataset": dataset, "alpha": f"{alpha:g}",
@@ -209,6 +238,23 @@ def stage_times(benchmarks: Path | None) -> list[dict[str, Any]]:
     return [{"stage": rule, "jobs": len(v), "seconds": f"{sum(v):.1f}"} for rule, v in sorted(totals.items())]
 
 
+def analysis_settings(cells: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+    """The metric options, resamples, seed and test the metrics files were made with (not the config's).
+
+    Each setting lists every distinct value found, so cells made with different settings show.
+    """
+    found: dict[str, set[str]] = {}
+    for cell in cells:
+        values = {**{k: str(v) for k, v in cell.get("options", {}).items()},
+                  "resamples": str(cell.get("resamples", "not recorded")),
+                  "seed": str(cell.get("seed", "not recorded")),
+                  "test": "; ".join(f"{name}: {result.get('test', 'not recorded')}"
+                                    for name, result in cell["metrics"].items())}
+        for key, value in values.items():
+            found.setdefault(key, set()).add(value)
+    return {key: " / ".join(sorted(values)) for key, values in found.items()}
+
+
 @dataclass
 class ReportInputs:
     """What the page shows; `render` turns it into HTML."""
@@ -223,8 +269,9 @@ class ReportInputs:
     selections: list[dict[str, Any]]
     figures: dict[str, str | None]
     headline: tuple[int, int, float] | None
+    entropy_increases: dict[str, tuple[str, str, float]]
     reference: dict[str, Any]
-    metric_options: dict[str, Any]
+    settings: dict[str, str]
     provenance: dict[str, Any]
     examples: list[dict[str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -240,6 +287,7 @@ def render(inputs: ReportInputs, templates: Path) -> str:
         run_name=inputs.run_name,
         css=(templates / "style.css").read_text(encoding="utf-8"),
         claims=claims(inputs.table1, inputs.online, inputs.ablations),
+        verdict_rule=VERDICT_RULE,
         table1=table1_rows(inputs.table1, inputs.grid, inputs.reference.get("table1", {})),
         table4=table4_rows(inputs.table4, inputs.reference.get("table4", {})),
         metrics=METRICS,
@@ -247,7 +295,10 @@ def render(inputs: ReportInputs, templates: Path) -> str:
         figures=inputs.figures,
         headline=inputs.headline,
         paper_headline=inputs.reference.get("figure3a"),
-        options=inputs.metric_options,
+        entropy_increases=inputs.entropy_increases,
+        paper_entropy=inputs.reference.get("figure3b", []),
+        table1_source=inputs.reference.get("table1_source", ""),
+        settings=inputs.settings,
         provenance=inputs.provenance,
         examples=inputs.examples,
         notes=inputs.notes,

@@ -1,4 +1,10 @@
-"""Table 1 (metric changes per pair x dataset x alpha) from the per-cell metrics records."""
+"""Table 1 (metric changes per pair x dataset x alpha) from the per-cell metrics records.
+
+One row per cell and metric. The default convention's columns (base, rl, difference, its CI,
+the direction and the p-value) are all about one estimand, RL - base of the metric as shown;
+the ``paper_*`` columns give the same cell in the paper's normalisation, for comparison with
+its published numbers. q-values are Benjamini-Hochberg over every row.
+"""
 
 from __future__ import annotations
 
@@ -19,9 +25,11 @@ from rlcircuits.stats import benjamini_hochberg
 METRICS = ("intensity", "complexity", "kurtosis", "diversity")
 SIGNIFICANCE_LEVEL = 0.05
 TABLE1_COLUMNS = (
-    "pair", "algorithm", "dataset", "alpha", "metric", "n", "base", "rl", "relative_change",
-    "expected", "as_expected", "test", "p_value", "q_value", "significant",
+    "pair", "algorithm", "dataset", "alpha", "metric", "n", "base", "rl", "difference", "ci_low", "ci_high",
+    "relative_change", "expected", "as_expected", "test", "p_value", "q_value", "significant",
+    "paper_base", "paper_rl", "paper_relative_change",
 )
+RESULT_KEYS = ("test", "base", "rl", "difference", "ci_low", "ci_high", "p_value", "n", "paper")
 
 
 def read_cell(path: str | Path) -> dict[str, Any]:
@@ -38,6 +46,12 @@ def read_cell(path: str | Path) -> dict[str, Any]:
     missing = [m for m in METRICS if m not in record["metrics"]]
     if missing:
         raise InputFormatError(f"{path}: missing metrics {', '.join(missing)}")
+    for metric in METRICS:
+        absent = [key for key in RESULT_KEYS if key not in record["metrics"][metric]]
+        if absent:
+            raise InputFormatError(
+                f"{path}: metrics.{metric} lacks {', '.join(absent)} (written by an older analyze? rerun it)"
+            )
     return record
 
 
@@ -47,7 +61,7 @@ def table1(cells: Iterable[Mapping[str, Any]], algorithms: Mapping[str, str]) ->
     for cell in cells:
         for metric in METRICS:
             result = cell["metrics"][metric]
-            change = result["rl"] - result["base"]
+            paper = result["paper"]
             rows.append({
                 "pair": cell["pair"],
                 "algorithm": algorithms.get(cell["pair"], "unknown"),
@@ -55,13 +69,15 @@ def table1(cells: Iterable[Mapping[str, Any]], algorithms: Mapping[str, str]) ->
                 "alpha": float(cell["alpha"]),
                 "metric": metric,
                 "n": result["n"],
-                "base": result["base"],
-                "rl": result["rl"],
-                "relative_change": change / abs(result["base"]) if result["base"] else np.nan,
+                **{key: result[key] for key in ("base", "rl", "difference", "ci_low", "ci_high")},
+                "relative_change": _relative(result["base"], result["rl"]),
                 "expected": "up" if EXPECTED_DIRECTION[metric] > 0 else "down",
-                "as_expected": bool(np.sign(change) == EXPECTED_DIRECTION[metric]),
+                "as_expected": bool(np.sign(result["difference"]) == EXPECTED_DIRECTION[metric]),
                 "test": result["test"],
                 "p_value": result["p_value"],
+                "paper_base": paper["base"],
+                "paper_rl": paper["rl"],
+                "paper_relative_change": _relative(paper["base"], paper["rl"]),
             })
     frame = pd.DataFrame(rows, columns=[c for c in TABLE1_COLUMNS if c not in ("q_value", "significant")])
     frame["q_value"] = benjamini_hochberg(frame["p_value"].to_numpy()) if len(frame) else []
@@ -71,6 +87,10 @@ def table1(cells: Iterable[Mapping[str, Any]], algorithms: Mapping[str, str]) ->
         ["pair", "dataset", "alpha", "metric"], key=lambda c: c.map(order) if c.name == "metric" else c
     )
     return frame.reset_index(drop=True)[list(TABLE1_COLUMNS)]
+
+
+def _relative(base: float, rl: float) -> float:
+    return (rl - base) / abs(base) if base else np.nan
 
 
 def write_csv(frame: pd.DataFrame, path: str | Path) -> None:
