@@ -10,6 +10,8 @@ import yaml
 
 from workflow import REPO, job_counts, snakemake, workdir, write_config
 
+pytestmark = pytest.mark.snakemake
+
 RUN = "smoke"
 
 

@@ -10,6 +10,8 @@ import pytest
 
 from workflow import REPO, job_counts, paper_config, snakemake, workdir, write_config
 
+pytestmark = pytest.mark.snakemake
+
 
 def test_lint_is_clean(tmp_path):
     done = snakemake(workdir(tmp_path), "--lint")
