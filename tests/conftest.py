@@ -11,7 +11,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 # --- the container lane of .ci/run: pytest --container-lane under envs/requirements-gpu.txt ------
 def pytest_addoption(parser):
     parser.addoption("--container-lane", action="store_true",
-                     help="run under the image's pin set: skip the snakemake and trl tests, run the container_lane ones")
+                     help="under the image's pin set: skip the snakemake and trl tests, run the container_lane ones")
 
 
 def pytest_collection_modifyitems(config, items):

@@ -87,8 +87,9 @@ class _Engine:
         token_ids, reason = self.answers.pop(0)
         completion = vllm.outputs.CompletionOutput(index=0, text="", token_ids=token_ids, cumulative_logprob=None,
                                                    logprobs=None, finish_reason=reason, stop_reason=None)
-        return vllm.outputs.RequestOutput(request_id=str(index), prompt=None, prompt_token_ids=prompt["prompt_token_ids"],
-                                          prompt_logprobs=None, outputs=[completion], finished=True)
+        return vllm.outputs.RequestOutput(request_id=str(index), prompt=None,
+                                          prompt_token_ids=prompt["prompt_token_ids"], prompt_logprobs=None,
+                                          outputs=[completion], finished=True)
 
 
 @pytest.fixture
@@ -141,7 +142,8 @@ def test_prompts_are_vllms_token_ids_prompt_type(run, vllm, tokenizer):
     records, engine = run([([5], "stop"), ([6], "stop")])
     prompt_type = vllm.inputs.TokensPrompt
     for prompt, record in zip(engine.calls[0]["prompts"], records, strict=True):
-        assert prompt_type.__required_keys__ <= set(prompt) <= prompt_type.__required_keys__ | prompt_type.__optional_keys__
+        allowed = prompt_type.__required_keys__ | prompt_type.__optional_keys__
+        assert prompt_type.__required_keys__ <= set(prompt) <= allowed
         assert prompt == prompt_type(prompt_token_ids=record["prompt_token_ids"])
 
 
@@ -170,7 +172,7 @@ def test_output_fields_the_backend_reads_exist_in_vllm(vllm):
 
 
 def test_auto_finds_the_installed_vllm_and_falls_back_without_cuda():
-    """Unpatched: the package is found; without a GPU (CI) auto picks transformers and vllm is refused for that alone."""
+    """Unpatched: the package is found; without a GPU (CI) auto picks transformers, and refuses vllm for that alone."""
     assert _vllm_installed()
     if torch.cuda.is_available():
         assert resolve_backend("auto", "cuda") == "vllm"
