@@ -11,7 +11,7 @@ import yaml
 
 from workflow import REPO, job_counts, outputs, snakemake, workdir, write_config
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.snakemake]
 
 SMOKE = yaml.safe_load((REPO / "config" / "smoke.yaml").read_text())
 RUN = SMOKE["run_name"]

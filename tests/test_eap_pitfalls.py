@@ -135,7 +135,7 @@ def test_a_branch_run_twice_is_refused():
         mid = hidden_states + attn
         normed = layer.post_attention_layernorm(mid)
         layer.mlp(normed)  # a wasted recomputation, as a checkpointed backward would do
-        return mid + layer.mlp(normed)
+        return tiny_models.layer_output(mid + layer.mlp(normed))
 
     layer.forward = recomputing_forward
     with pytest.raises(AttributionError, match="captured once per pass, got mlp0 x2"):

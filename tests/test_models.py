@@ -80,7 +80,8 @@ def test_numerical_probe_catches_a_non_prenorm_layer():
 
     def parallel_forward(hidden_states, **kwargs):
         attn, _ = layer.self_attn(layer.input_layernorm(hidden_states), **kwargs)
-        return hidden_states + attn + layer.mlp(layer.post_attention_layernorm(hidden_states))
+        mlp = layer.mlp(layer.post_attention_layernorm(hidden_states))
+        return tiny_models.layer_output(hidden_states + attn + mlp)
 
     layer.forward = parallel_forward
     with pytest.raises(UnsupportedArchitecture, match="layer 1: MLP norm does not read x \\+ attention"):

@@ -17,6 +17,8 @@ import tiny_models
 import tiny_tokenizer
 from workflow import REPO, job_counts, outputs, paper_config, snakemake, workdir, write_config
 
+pytestmark = pytest.mark.snakemake
+
 
 @pytest.mark.slow
 def test_lint_is_clean(tmp_path):

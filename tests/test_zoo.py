@@ -234,6 +234,7 @@ def _assert_loadable_zoo_model(folder: Path, train_files: list[Path]) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.trl
 @pytest.mark.parametrize("architecture", ["llama", "mistral"])
 def test_train_sft_writes_a_loadable_model_folder(tmp_path, train_files, architecture):
     record = train_sft(_shape(architecture), train_files, TINY_SFT, tmp_path / "sft")
@@ -244,6 +245,7 @@ def test_train_sft_writes_a_loadable_model_folder(tmp_path, train_files, archite
 
 
 @pytest.mark.slow
+@pytest.mark.trl
 def test_sft_retraining_gives_identical_weights(tmp_path, train_files, qwen2_base):
     train_sft(_shape("qwen2"), train_files, TINY_SFT, tmp_path / "again")
     first, second = _weights(qwen2_base), _weights(tmp_path / "again")
@@ -253,12 +255,14 @@ def test_sft_retraining_gives_identical_weights(tmp_path, train_files, qwen2_bas
 
 
 @pytest.mark.slow
+@pytest.mark.trl
 def test_sft_base_answers_in_the_trained_format(qwen2_base, train_files):
     _assert_loadable_zoo_model(qwen2_base, train_files)
     assert completion("1+1=2. \\boxed{2}") == " 1+1=2. \\boxed{2}"
 
 
 @pytest.mark.slow
+@pytest.mark.trl
 @pytest.mark.parametrize("algorithm", ["grpo", "rloo", "online_dpo"])
 def test_online_algorithms_write_a_loadable_model_folder(tmp_path, train_files, qwen2_base, mixed_verdicts, algorithm):
     record = train_rl(algorithm, qwen2_base, train_files, TINY_RL, tmp_path / algorithm)
@@ -268,6 +272,7 @@ def test_online_algorithms_write_a_loadable_model_folder(tmp_path, train_files, 
 
 
 @pytest.mark.slow
+@pytest.mark.trl
 def test_grpo_retraining_gives_identical_weights(tmp_path, train_files, qwen2_base, mixed_verdicts):
     """Sampling included: the same seed draws the same completions."""
     for name in ("a", "b"):
@@ -277,6 +282,7 @@ def test_grpo_retraining_gives_identical_weights(tmp_path, train_files, qwen2_ba
 
 
 @pytest.mark.slow
+@pytest.mark.trl
 def test_offline_dpo_trains_on_pairs_sampled_once(tmp_path, train_files, qwen2_base, mixed_verdicts):
     record = train_rl("dpo", qwen2_base, train_files, TINY_RL, tmp_path / "dpo")
     assert 0 < record["preference_pairs"] <= TINY_RL.steps * TINY_RL.prompts_per_step
@@ -284,6 +290,7 @@ def test_offline_dpo_trains_on_pairs_sampled_once(tmp_path, train_files, qwen2_b
 
 
 @pytest.mark.slow
+@pytest.mark.trl
 def test_offline_dpo_without_mixed_samples_is_a_clear_error(tmp_path, train_files, qwen2_base, monkeypatch):
     monkeypatch.setattr(rl, "grade_answers", lambda answers, golds, pool: [False] * len(answers))
     with pytest.raises(ValueError, match="no preference pairs"):
@@ -304,6 +311,7 @@ def test_zoo_tasks_cli_writes_both_splits(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.trl
 def test_the_training_scripts_send_no_telemetry():
     """TRL pings the Hub from every trainer unless huggingface_hub starts with telemetry off."""
     code = ("import runpy, sys; sys.argv = ['train_rl.py', '--help']\n"
@@ -314,6 +322,8 @@ def test_the_training_scripts_send_no_telemetry():
     assert "telemetry off: True" in done.stdout
 
 
+@pytest.mark.slow
+@pytest.mark.trl
 def test_training_clis_report_bad_input_in_one_line(tmp_path, capsys):
     missing, sft_out, rl_out = str(tmp_path / "missing.jsonl"), tmp_path / "m", tmp_path / "r"
     sft_cli, rl_cli = load_script("train_sft").main, load_script("train_rl").main

@@ -6,6 +6,7 @@ import types
 from pathlib import Path
 
 import torch
+import transformers
 from torch import nn
 from transformers import AutoModelForCausalLM, LlamaConfig, MistralConfig, Qwen2Config
 
@@ -39,6 +40,12 @@ def build(arch: str, layers: int = 2, dtype: torch.dtype = torch.float32, seed: 
     config._attn_implementation = "sdpa"  # eager upcasts softmax to float32; sdpa keeps float64
     model = AutoModelForCausalLM.from_config(config).to(dtype)
     return model.eval().requires_grad_(False)
+
+
+def layer_output(hidden_states: torch.Tensor):
+    """What a replaced decoder layer's forward returns: a tensor in transformers 5, a 1-tuple in 4.x
+    (the image's 4.52.3), whose decoder reads ``layer_outputs[0]``."""
+    return hidden_states if int(transformers.__version__.split(".")[0]) >= 5 else (hidden_states,)
 
 
 def save(model: nn.Module, folder: Path) -> Path:
