@@ -39,8 +39,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def analyze(args: argparse.Namespace) -> None:
     options = MetricOptions(bins=args.bins, kurtosis_of=args.kurtosis_of)
     record = analyze_cell(
-        load_attribution(args.base), load_attribution(args.rl),
-        label=f"{args.pair}/{args.dataset}/alpha{args.alpha}", options=options, resamples=args.resamples,
+        load_attribution(args.base),
+        load_attribution(args.rl),
+        label=f"{args.pair}/{args.dataset}/alpha{args.alpha}",
+        options=options,
+        resamples=args.resamples,
         seed=args.seed,
     )
     with atomic_output(args.out, "w") as handle:

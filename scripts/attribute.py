@@ -32,8 +32,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--layout", default="paper", choices=LAYOUTS, help="graph layout (default: paper)")
     parser.add_argument("--dtype", default="bfloat16", choices=DTYPE_NAMES, help="model dtype (default: bfloat16)")
     parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (default: cpu)")
-    parser.add_argument("--batch-tokens", type=int, default=4096, help="token budget (rows x padded length) per forward")
-    parser.add_argument("--trust-remote-code", action="store_true", help="allow model code from the Hub (off by default)")
+    parser.add_argument(
+        "--batch-tokens", type=int, default=4096, help="token budget (rows x padded length) per forward"
+    )
+    parser.add_argument(
+        "--trust-remote-code", action="store_true", help="allow model code from the Hub (off by default)"
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     args = parser.parse_args(argv)
     if len(args.out) != len(args.alpha):
@@ -53,11 +57,17 @@ def attribute_role(args: argparse.Namespace) -> None:
         ]
         runs.append((alpha, t_cut, inputs, out))
     model = load_model(
-        args.model, dtype=args.dtype, device=args.device, revision=args.revision, trust_remote_code=args.trust_remote_code
+        args.model,
+        dtype=args.dtype,
+        device=args.device,
+        revision=args.revision,
+        trust_remote_code=args.trust_remote_code,
     )
     for alpha, t_cut, inputs, out in runs:
         log.info("%d samples, t_bar=%.2f, alpha=%s -> T_cut=%d", len(inputs), selection.t_bar, alpha, t_cut)
-        result = attribute(model, inputs, layout=args.layout, batch_tokens=args.batch_tokens, progress=not args.no_progress)
+        result = attribute(
+            model, inputs, layout=args.layout, batch_tokens=args.batch_tokens, progress=not args.no_progress
+        )
         save_attribution(out, result, t_cut=t_cut, model=args.model, role=args.role, alpha=alpha, dtype=args.dtype)
         log.info("wrote %s: %d samples x %d edges", out, len(result.sample_ids), result.graph.n_edges)
 

@@ -22,10 +22,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--metrics", nargs="+", required=True, help="metrics JSON files from `analyze`")
     parser.add_argument("--fig2", nargs=3, required=True, metavar=("PAIR", "DATASET", "ALPHA"), help="cell of Figure 2")
-    parser.add_argument("--ablation", action="append", default=[], metavar="PAIR",
-                        help="a pair kept out of Fig. 3(a)'s headline")
-    parser.add_argument("--fig3b-average", action="store_true",
-                        help="Fig. 3(b): one line per pair, the mean of its experiments")
+    parser.add_argument(
+        "--ablation", action="append", default=[], metavar="PAIR", help="a pair kept out of Fig. 3(a)'s headline"
+    )
+    parser.add_argument(
+        "--fig3b-average", action="store_true", help="Fig. 3(b): one line per pair, the mean of its experiments"
+    )
     parser.add_argument("--out-dir", required=True, help="folder for fig2/fig3a/fig3b .svg and .png")
     return parser.parse_args(argv)
 

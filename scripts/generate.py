@@ -27,7 +27,6 @@ from rlcircuits.generation.backends import GenerationSettings, open_backend, res
 from rlcircuits.models import load_tokenizer
 from rlcircuits.options import BACKEND_NAMES, DATA_FORMATS, DATA_SOURCES, DTYPE_NAMES
 
-
 # Per-dataset options: each belongs to the --dataset before it.
 DATASET_OPTIONS = ("data_format", "data_source", "data_path", "limit", "out")
 
@@ -35,8 +34,13 @@ DATASET_OPTIONS = ("data_format", "data_source", "data_path", "limit", "out")
 class _DatasetOption(argparse.Action):
     """--dataset starts a dataset in args.datasets; the per-dataset options after it fill it in."""
 
-    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, value: Any,
-                 option_string: str | None = None) -> None:
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        value: Any,
+        option_string: str | None = None,
+    ) -> None:
         datasets = list(namespace.datasets or [])
         if self.dest == "dataset":
             datasets.append({"dataset": value, **dict.fromkeys(DATASET_OPTIONS)})
@@ -55,11 +59,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--model", required=True, help="Hugging Face Hub id or local model folder")
     parser.add_argument("--revision", default=None, help="Hub revision (commit, tag or branch)")
     data = parser.add_argument_group("per dataset (repeat the group for each dataset)")
-    data.add_argument("--dataset", action=_DatasetOption, required=True,
-                      help="benchmark to answer (gsm8k, math, math500, college_math, ...); starts a dataset")
-    data.add_argument("--data-format", action=_DatasetOption, choices=DATA_FORMATS,
-                      help="file format (default: the dataset's name)")
-    data.add_argument("--data-source", action=_DatasetOption, choices=DATA_SOURCES, help="local file or Hub (default: local)")
+    data.add_argument(
+        "--dataset",
+        action=_DatasetOption,
+        required=True,
+        help="benchmark to answer (gsm8k, math, math500, college_math, ...); starts a dataset",
+    )
+    data.add_argument(
+        "--data-format", action=_DatasetOption, choices=DATA_FORMATS, help="file format (default: the dataset's name)"
+    )
+    data.add_argument(
+        "--data-source", action=_DatasetOption, choices=DATA_SOURCES, help="local file or Hub (default: local)"
+    )
     data.add_argument("--data-path", action=_DatasetOption, help="the benchmark's JSONL file (for --data-source local)")
     data.add_argument("--limit", action=_DatasetOption, type=int, help="answer only the first N questions")
     data.add_argument("--out", action=_DatasetOption, help="output .jsonl path (required)")
@@ -91,8 +102,13 @@ def generate(args: argparse.Namespace) -> None:
     # Every dataset is read before the model is loaded, so a bad file fails the job at once.
     tasks = [
         (
-            load_questions(spec["dataset"], source=spec["data_source"], path=spec["data_path"], limit=spec["limit"],
-                           data_format=spec["data_format"]),
+            load_questions(
+                spec["dataset"],
+                source=spec["data_source"],
+                path=spec["data_path"],
+                limit=spec["limit"],
+                data_format=spec["data_format"],
+            ),
             spec["out"],
         )
         for spec in args.datasets

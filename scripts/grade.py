@@ -26,7 +26,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--generations", required=True, help="generations JSONL from the generate stage")
     parser.add_argument("--out", required=True, help="graded JSONL to write")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="grading processes (default: CPU count)")
+    parser.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 1, help="grading processes (default: CPU count)"
+    )
     parser.add_argument("--timeout", type=float, default=10.0, help="hard limit per answer, seconds (default: 10)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     return parser.parse_args(argv)
@@ -40,9 +42,16 @@ def grade(args: argparse.Namespace) -> None:
     write_graded(args.out, graded)
     statuses = [record.grade_status for record in graded]
     n_correct = sum(record.correct for record in graded)
-    log.info("wrote %s: %d/%d correct (%.1f%%); %d without an answer, %d timed out, %d crashed",
-             args.out, n_correct, len(graded), 100 * n_correct / max(len(graded), 1),
-             statuses.count("no_answer"), statuses.count("timeout"), statuses.count("crashed"))
+    log.info(
+        "wrote %s: %d/%d correct (%.1f%%); %d without an answer, %d timed out, %d crashed",
+        args.out,
+        n_correct,
+        len(graded),
+        100 * n_correct / max(len(graded), 1),
+        statuses.count("no_answer"),
+        statuses.count("timeout"),
+        statuses.count("crashed"),
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -67,9 +67,16 @@ def _examples(run: Path, selections: list[dict], model_names: dict[tuple[str, st
             if name is not None and graded.is_file():
                 answers[role] = next((r for r in read_graded(graded) if r.id == record["first_id"]), None)
         if answers.get("base") and answers.get("rl"):
-            examples.append({"pair": record["pair"], "dataset": record["dataset"], "id": record["first_id"],
-                             "question": answers["base"].question, "base": answers["base"].answer,
-                             "rl": answers["rl"].answer})
+            examples.append(
+                {
+                    "pair": record["pair"],
+                    "dataset": record["dataset"],
+                    "id": record["first_id"],
+                    "question": answers["base"].question,
+                    "base": answers["base"].answer,
+                    "rl": answers["rl"].answer,
+                }
+            )
     return examples
 
 

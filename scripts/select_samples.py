@@ -38,10 +38,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def select(args: argparse.Namespace) -> None:
     params = SelectionParams(beta=args.beta, gamma=args.gamma, delta=args.delta, n=args.n, seed=args.seed)
-    selection = select_samples(read_graded(args.base), read_graded(args.rl), params, pair=args.pair, dataset=args.dataset)
+    selection = select_samples(
+        read_graded(args.base), read_graded(args.rl), params, pair=args.pair, dataset=args.dataset
+    )
     write_selection(args.out, selection)
     logging.getLogger("select").info(
-        "%s/%s: T_bar=%.1f, counts %s%s", args.pair, args.dataset, selection.t_bar, selection.counts,
+        "%s/%s: T_bar=%.1f, counts %s%s",
+        args.pair,
+        args.dataset,
+        selection.t_bar,
+        selection.counts,
         " (fewer than N)" if selection.fewer_than_n else "",
     )
 

@@ -18,8 +18,14 @@ from rlcircuits.tables import table4, write_csv
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--cell", nargs=4, action="append", required=True, metavar=("PAIR", "ROLE", "DATASET", "GRADED"),
-                        help="one row: pair, role, dataset and the graded file it reads (repeat per row)")
+    parser.add_argument(
+        "--cell",
+        nargs=4,
+        action="append",
+        required=True,
+        metavar=("PAIR", "ROLE", "DATASET", "GRADED"),
+        help="one row: pair, role, dataset and the graded file it reads (repeat per row)",
+    )
     parser.add_argument("--out", required=True, help="output CSV")
     return parser.parse_args(argv)
 

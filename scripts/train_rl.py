@@ -25,27 +25,43 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--algorithm", required=True, choices=ALGORITHMS, help="tuning algorithm")
     parser.add_argument("--base", required=True, help="SFT model folder from train_sft.py")
     parser.add_argument("--train", required=True, nargs="+", help="train-split JSONL files from zoo_tasks.py")
-    parser.add_argument("--steps", type=int, default=DEFAULTS.steps, help=f"optimiser steps (default: {DEFAULTS.steps})")
     parser.add_argument(
-        "--prompts-per-step", type=int, default=DEFAULTS.prompts_per_step,
+        "--steps", type=int, default=DEFAULTS.steps, help=f"optimiser steps (default: {DEFAULTS.steps})"
+    )
+    parser.add_argument(
+        "--prompts-per-step",
+        type=int,
+        default=DEFAULTS.prompts_per_step,
         help=f"questions (DPO: pairs) per step (default: {DEFAULTS.prompts_per_step})",
     )
     parser.add_argument(
-        "--generations", type=int, default=DEFAULTS.generations,
+        "--generations",
+        type=int,
+        default=DEFAULTS.generations,
         help=f"samples per question: GRPO/RLOO group, offline DPO's one-off samples (default: {DEFAULTS.generations})",
     )
     parser.add_argument(
-        "--learning-rate", type=float, default=DEFAULTS.learning_rate, help=f"AdamW rate (default: {DEFAULTS.learning_rate})"
+        "--learning-rate",
+        type=float,
+        default=DEFAULTS.learning_rate,
+        help=f"AdamW rate (default: {DEFAULTS.learning_rate})",
     )
     parser.add_argument("--beta", type=float, default=DEFAULTS.beta, help=f"KL / DPO beta (default: {DEFAULTS.beta})")
     parser.add_argument(
-        "--temperature", type=float, default=DEFAULTS.temperature, help=f"sampling temperature (default: {DEFAULTS.temperature})"
+        "--temperature",
+        type=float,
+        default=DEFAULTS.temperature,
+        help=f"sampling temperature (default: {DEFAULTS.temperature})",
     )
     parser.add_argument(
-        "--max-completion-length", type=int, default=DEFAULTS.max_completion_length,
+        "--max-completion-length",
+        type=int,
+        default=DEFAULTS.max_completion_length,
         help=f"sampled answer cap in tokens (default: {DEFAULTS.max_completion_length})",
     )
-    parser.add_argument("--seed", type=int, default=DEFAULTS.seed, help=f"sampling and data seed (default: {DEFAULTS.seed})")
+    parser.add_argument(
+        "--seed", type=int, default=DEFAULTS.seed, help=f"sampling and data seed (default: {DEFAULTS.seed})"
+    )
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default: 1)")
     parser.add_argument("--out", required=True, help="output model folder")
     return parser.parse_args(argv)
@@ -53,9 +69,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def train(args: argparse.Namespace) -> None:
     settings = RLSettings(
-        steps=args.steps, prompts_per_step=args.prompts_per_step, generations=args.generations,
-        learning_rate=args.learning_rate, beta=args.beta, temperature=args.temperature,
-        max_completion_length=args.max_completion_length, seed=args.seed,
+        steps=args.steps,
+        prompts_per_step=args.prompts_per_step,
+        generations=args.generations,
+        learning_rate=args.learning_rate,
+        beta=args.beta,
+        temperature=args.temperature,
+        max_completion_length=args.max_completion_length,
+        seed=args.seed,
     )
     train_rl(args.algorithm, args.base, args.train, settings, args.out, threads=args.threads)
 

@@ -35,7 +35,12 @@ def write_splits(args: argparse.Namespace) -> None:
     write_tasks(args.train_out, splits["train"])
     logging.getLogger("zoo_tasks").info(
         "%s (seed %d): %d test questions -> %s, %d train questions -> %s",
-        args.task, args.seed, len(splits["test"]), args.test_out, len(splits["train"]), args.train_out,
+        args.task,
+        args.seed,
+        len(splits["test"]),
+        args.test_out,
+        len(splits["train"]),
+        args.train_out,
     )
 
 

@@ -10,9 +10,17 @@ from pathlib import Path
 import pytest
 
 FLAGS = (
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--enable-logging=stderr", "--v=0", "--hide-scrollbars",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--enable-logging=stderr",
+    "--v=0",
+    "--hide-scrollbars",
 )
 
 
@@ -29,9 +37,18 @@ def screenshot(page: Path, out: Path, width: int = 1280, height: int = 3000) -> 
     """Render ``page`` to ``out`` (PNG); return every console message the page produced."""
     with tempfile.TemporaryDirectory() as profile:
         done = subprocess.run(
-            [chromium(), *FLAGS, f"--user-data-dir={profile}", f"--screenshot={out}",
-             f"--window-size={width},{height}", page.resolve().as_uri()],
-            capture_output=True, text=True, timeout=120, check=False,
+            [
+                chromium(),
+                *FLAGS,
+                f"--user-data-dir={profile}",
+                f"--screenshot={out}",
+                f"--window-size={width},{height}",
+                page.resolve().as_uri(),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
         )
     assert done.returncode == 0 and out.is_file(), done.stderr[-2000:]
     # Headless Chromium logs every console message (log, error, uncaught exception, failed load)

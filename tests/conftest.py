@@ -6,8 +6,11 @@ import pytest
 
 # --- the container lane of .ci/run: pytest --container-lane under envs/requirements-gpu.txt ------
 def pytest_addoption(parser):
-    parser.addoption("--container-lane", action="store_true",
-                     help="under the image's pin set: skip the snakemake and trl tests, run the container_lane ones")
+    parser.addoption(
+        "--container-lane",
+        action="store_true",
+        help="under the image's pin set: skip the snakemake and trl tests, run the container_lane ones",
+    )
 
 
 def pytest_collection_modifyitems(config, items):

@@ -23,7 +23,9 @@ def source_outputs(model: nn.Module, input_ids: torch.Tensor) -> dict[str, torch
     outputs: dict[str, torch.Tensor] = {}
     handles = [model.model.embed_tokens.register_forward_hook(lambda m, a, o: outputs.__setitem__("embed", o))]
     for index, layer in enumerate(_layers(model)):
-        handles.append(layer.self_attn.register_forward_hook(lambda m, a, o, i=index: outputs.__setitem__(f"attn{i}", o[0])))
+        handles.append(
+            layer.self_attn.register_forward_hook(lambda m, a, o, i=index: outputs.__setitem__(f"attn{i}", o[0]))
+        )
         handles.append(layer.mlp.register_forward_hook(lambda m, a, o, i=index: outputs.__setitem__(f"mlp{i}", o)))
     with torch.no_grad():
         model(input_ids=input_ids)
@@ -61,7 +63,9 @@ def _perturbing_hook(model: nn.Module, dst: str, delta: torch.Tensor) -> list:
     return [keep, swap]
 
 
-def edge_derivative(model: nn.Module, input_ids: list[int], targets: list[int], prompt_len: int, src: str, dst: str, h: float = 1e-2) -> float:
+def edge_derivative(
+    model: nn.Module, input_ids: list[int], targets: list[int], prompt_len: int, src: str, dst: str, h: float = 1e-2
+) -> float:
     """d loss / d delta of removing delta * O_src from dst's branch, 6th-order central difference.
 
     The high order lets h be large enough that float64 rounding of the loss (~1e-16 / h) stays
@@ -79,5 +83,3 @@ def edge_derivative(model: nn.Module, input_ids: list[int], targets: list[int], 
 
     d1, d2, d3 = (f(k * h) - f(-k * h) for k in (1, 2, 3))
     return (45 * d1 - 9 * d2 + d3) / (60 * h)
-
-

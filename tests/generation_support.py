@@ -39,7 +39,11 @@ def tokenizer(model_dir):
 
 def gen_settings(model_dir: Path, **changes) -> GenerationSettings:
     base = GenerationSettings(
-        model=str(model_dir), revision=None, dtype="float64", backend="transformers", template="mistral",
+        model=str(model_dir),
+        revision=None,
+        dtype="float64",
+        backend="transformers",
+        template="mistral",
         max_new_tokens=MAX_NEW,
     )
     return dataclasses.replace(base, **changes)

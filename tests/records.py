@@ -9,14 +9,27 @@ from typing import Any
 
 def generation(record_id: str, answer: str, gold: str) -> dict[str, Any]:
     """A generations-file record."""
-    return {"id": record_id, "question": f"question {record_id}", "gold": gold, "prompt": "P", "prompt_token_ids": [1, 2],
-            "answer": answer, "answer_token_ids": [3, 4], "finish_reason": "stop"}
+    return {
+        "id": record_id,
+        "question": f"question {record_id}",
+        "gold": gold,
+        "prompt": "P",
+        "prompt_token_ids": [1, 2],
+        "answer": answer,
+        "answer_token_ids": [3, 4],
+        "finish_reason": "stop",
+    }
 
 
 def graded(record_id: str, correct: bool, grade_status: str = "ok", **changes: Any) -> dict[str, Any]:
     """A graded-file record; ``changes`` replace any key."""
-    return {**generation(record_id, "\\boxed{1}", "1"), "pred": "1", "correct": correct, "grade_status": grade_status,
-            **changes}
+    return {
+        **generation(record_id, "\\boxed{1}", "1"),
+        "pred": "1",
+        "correct": correct,
+        "grade_status": grade_status,
+        **changes,
+    }
 
 
 def write_lines(path: Path, lines: list[str]) -> Path:

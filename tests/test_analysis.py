@@ -51,7 +51,8 @@ def test_cell_record(npz_pair):
     full = base.scores.shape[1] * base.scores.shape[2]
     assert paper["base"] == pytest.approx(intensity["base"] * base.edge_mask.sum() / full)
     assert record["metrics"]["complexity"]["paper"]["rl"] == pytest.approx(
-        pooled_complexity(edge_values(rl.scores, rl.edge_mask, "paper")))
+        pooled_complexity(edge_values(rl.scores, rl.edge_mask, "paper"))
+    )
     change = record["relative_edge_change"]
     assert change[1][0] is None and change[0][0] is not None  # attn0 -> attn0.q is not an edge
     entropy = record["output_edge_entropy"]["rl"]
@@ -82,8 +83,22 @@ def test_mismatched_samples_are_refused(npz_pair):
 def test_cli_writes_the_metrics_json(npz_pair, tmp_path, capsys):
     cli = load_script("analyze")
     out = tmp_path / "metrics" / "tiny" / "toy" / "alpha0.5.json"
-    args = ["--base", str(npz_pair["base"]), "--rl", str(npz_pair["rl"]), "--pair", "tiny", "--dataset", "toy",
-            "--alpha", "0.5", "--resamples", "20", "--out", str(out)]
+    args = [
+        "--base",
+        str(npz_pair["base"]),
+        "--rl",
+        str(npz_pair["rl"]),
+        "--pair",
+        "tiny",
+        "--dataset",
+        "toy",
+        "--alpha",
+        "0.5",
+        "--resamples",
+        "20",
+        "--out",
+        str(out),
+    ]
     assert cli.main(args) == 0
     record = json.loads(out.read_text())
     assert (record["pair"], record["dataset"], record["alpha"]) == ("tiny", "toy", 0.5)

@@ -18,8 +18,19 @@ SCRIPT = Path(__file__).parents[1] / "scripts" / "attribute.py"
 
 
 def _selection(path: Path, samples: list[dict], t_bar: float = 8.0) -> Path:
-    path.write_text(json.dumps({"pair": "tiny", "dataset": "toy", "t_bar": t_bar, "thresholds": {}, "counts": {},
-                                "fewer_than_n": False, "samples": samples}))
+    path.write_text(
+        json.dumps(
+            {
+                "pair": "tiny",
+                "dataset": "toy",
+                "t_bar": t_bar,
+                "thresholds": {},
+                "counts": {},
+                "fewer_than_n": False,
+                "samples": samples,
+            }
+        )
+    )
     return path
 
 
@@ -45,8 +56,21 @@ def model_dir(tmp_path_factory) -> Path:
 
 
 def _common(model_dir: Path, selection: Path, out: Path, role: str = "rl") -> list[str]:
-    return ["--model", str(model_dir), "--selection", str(selection), "--role", role, "--alpha", "0.5",
-            "--out", str(out), "--dtype", "float32", "--no-progress"]
+    return [
+        "--model",
+        str(model_dir),
+        "--selection",
+        str(selection),
+        "--role",
+        role,
+        "--alpha",
+        "0.5",
+        "--out",
+        str(out),
+        "--dtype",
+        "float32",
+        "--no-progress",
+    ]
 
 
 def test_writes_the_design_npz(tmp_path, model_dir):
@@ -62,8 +86,10 @@ def test_writes_the_design_npz(tmp_path, model_dir):
     assert int(data.t_cut) == 4 and list(data.n_targets) == [4, 4, 4]
     # Same numbers as the library on the RL model's own answer, truncated to T_cut = int(0.5 * 8).
     model = tiny_models.build("qwen2")
-    items = [truncated_loss_input(s["id"], s["rl"]["prompt_token_ids"], s["rl"]["answer_token_ids"], 4)
-             for s in json.loads(selection.read_text())["samples"]]
+    items = [
+        truncated_loss_input(s["id"], s["rl"]["prompt_token_ids"], s["rl"]["answer_token_ids"], 4)
+        for s in json.loads(selection.read_text())["samples"]
+    ]
     expected = attribute(model, items)
     np.testing.assert_allclose(data.scores, expected.scores, rtol=1e-5, atol=1e-7)
     np.testing.assert_allclose(data.losses, expected.losses, rtol=1e-6)
@@ -75,8 +101,8 @@ def test_one_model_load_writes_one_npz_per_alpha(tmp_path, model_dir):
     selection = _selection(tmp_path / "sel.json", [_sample("q1", 0), _sample("q2", 4)], t_bar=10.0)
     outs = [tmp_path / "alpha0.1" / "base.npz", tmp_path / "alpha0.5" / "base.npz", tmp_path / "alpha0.9" / "base.npz"]
     args = _common(model_dir, selection, outs[0], role="base")
-    args[args.index("--alpha") + 1: args.index("--alpha") + 2] = ["0.1", "0.5", "0.9"]
-    args[args.index("--out") + 1: args.index("--out") + 2] = map(str, outs)
+    args[args.index("--alpha") + 1 : args.index("--alpha") + 2] = ["0.1", "0.5", "0.9"]
+    args[args.index("--out") + 1 : args.index("--out") + 2] = map(str, outs)
     assert CLI.main(args) == 0
     for alpha, out in zip((0.1, 0.5, 0.9), outs, strict=True):
         alone = tmp_path / f"alone{alpha}.npz"
@@ -160,4 +186,3 @@ def test_interrupted_write_leaves_no_output(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         contracts.save_attribution(out, result, t_cut=2)
     assert list(tmp_path.iterdir()) == []
-

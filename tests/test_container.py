@@ -51,7 +51,14 @@ def test_project_installed_from_the_repo_with_the_gpu_pins():
 
 def test_no_hugging_face_cache_or_offline_settings_baked_in():
     env = " ".join(args for keyword, args in _instructions() if keyword in ("ENV", "ARG"))
-    for variable in ("HF_HOME", "HF_HUB_CACHE", "TRANSFORMERS_CACHE", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
+    for variable in (
+        "HF_HOME",
+        "HF_HUB_CACHE",
+        "TRANSFORMERS_CACHE",
+        "HF_HUB_OFFLINE",
+        "TRANSFORMERS_OFFLINE",
+        "HF_DATASETS_OFFLINE",
+    ):
         assert variable not in env
 
 
@@ -67,6 +74,9 @@ def test_cpu_set_pins_the_cpu_torch_build():
     pins = _pins(REPO / "envs" / "requirements-cpu.txt")
     assert pins["torch"] == "2.13.0"
     declared = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-    names = {re.sub(r"[-_.]+", "-", re.split(r"[<>=!~ \[]", d)[0].lower())
-             for group in ("workflow", "zoo", "test") for d in declared["dependencies"] + declared["optional-dependencies"][group]}
+    names = {
+        re.sub(r"[-_.]+", "-", re.split(r"[<>=!~ \[]", d)[0].lower())
+        for group in ("workflow", "zoo", "test")
+        for d in declared["dependencies"] + declared["optional-dependencies"][group]
+    }
     assert names <= set(pins), names - set(pins)

@@ -41,9 +41,16 @@ def test_importing_the_contracts_does_not_import_torch_or_numpy():
 def test_roles_and_keys():
     assert ROLES == ("base", "rl")
     assert GENERATION_KEYS == (
-        "id", "question", "gold", "prompt", "prompt_token_ids", "answer", "answer_token_ids", "finish_reason",
+        "id",
+        "question",
+        "gold",
+        "prompt",
+        "prompt_token_ids",
+        "answer",
+        "answer_token_ids",
+        "finish_reason",
     )
-    assert GRADED_KEYS == (*GENERATION_KEYS, "pred", "correct", "grade_status")
+    assert (*GENERATION_KEYS, "pred", "correct", "grade_status") == GRADED_KEYS
 
 
 # --- generations and graded JSONL ---------------------------------------------------------------
@@ -56,7 +63,9 @@ def test_generations_and_graded_files_round_trip_byte_for_byte(tmp_path):
     assert records == [GenerationRecord.from_json(r) for r in raw] and records[0].prompt_token_ids == (1, 2)
     write_generations(tmp_path / "again.jsonl", records)
     assert (tmp_path / "again.jsonl").read_bytes() == path.read_bytes()
-    graded_path = write_records(tmp_path / "graded.jsonl", [graded("q1", True), graded("q2", False, "timeout", pred=None)])
+    graded_path = write_records(
+        tmp_path / "graded.jsonl", [graded("q1", True), graded("q2", False, "timeout", pred=None)]
+    )
     write_graded(tmp_path / "graded2.jsonl", read_graded(graded_path))
     assert (tmp_path / "graded2.jsonl").read_bytes() == graded_path.read_bytes()
 
@@ -69,8 +78,10 @@ GOOD = json.dumps(generation("q1", "\\boxed{1}", "1"))
     [
         ([GOOD, "{oops"], r"gen\.jsonl:2: invalid JSON"),
         ([GOOD, "[1]"], r"gen\.jsonl:2: expected a JSON object"),
-        ([json.dumps({k: v for k, v in generation("q", "a", "1").items() if k not in ("gold", "prompt")})],
-         r"gen\.jsonl:1: missing key\(s\) gold, prompt"),
+        (
+            [json.dumps({k: v for k, v in generation("q", "a", "1").items() if k not in ("gold", "prompt")})],
+            r"gen\.jsonl:1: missing key\(s\) gold, prompt",
+        ),
         ([json.dumps({**generation("q", "a", "1"), "id": 7})], r"gen\.jsonl:1: id must be a string, got int"),
         ([json.dumps({**generation("q", "a", "1"), "answer": None})], r"gen\.jsonl:1: answer must be a string"),
         ([GOOD, "", GOOD], r"gen\.jsonl:3: duplicate id 'q1' \(first at .*gen\.jsonl:1\)"),
@@ -113,8 +124,13 @@ def test_malformed_graded_records_name_file_line_and_key(tmp_path, record, messa
 
 def _selection() -> Selection:
     return Selection(
-        pair="p", dataset="d", t_bar=8.0, thresholds={"beta": 0.5, "n": 2}, counts={"questions": 3, "selected": 1},
-        fewer_than_n=True, samples=(SelectedSample("q1", RoleTokens((1, 2), (3,)), RoleTokens((1, 2), (4, 5))),),
+        pair="p",
+        dataset="d",
+        t_bar=8.0,
+        thresholds={"beta": 0.5, "n": 2},
+        counts={"questions": 3, "selected": 1},
+        fewer_than_n=True,
+        samples=(SelectedSample("q1", RoleTokens((1, 2), (3,)), RoleTokens((1, 2), (4, 5))),),
     )
 
 
@@ -122,8 +138,11 @@ def test_a_selection_round_trips(tmp_path):
     write_selection(tmp_path / "s.json", _selection())
     assert read_selection(tmp_path / "s.json") == _selection()
     assert json.loads((tmp_path / "s.json").read_text())["samples"] == [
-        {"id": "q1", "base": {"prompt_token_ids": [1, 2], "answer_token_ids": [3]},
-         "rl": {"prompt_token_ids": [1, 2], "answer_token_ids": [4, 5]}},
+        {
+            "id": "q1",
+            "base": {"prompt_token_ids": [1, 2], "answer_token_ids": [3]},
+            "rl": {"prompt_token_ids": [1, 2], "answer_token_ids": [4, 5]},
+        },
     ]
     assert _selection().samples[0].role("rl").answer_token_ids == (4, 5)
     with pytest.raises(ValueError, match="role must be one of"):
@@ -137,7 +156,10 @@ def test_a_selection_round_trips(tmp_path):
         (lambda s: s.update(fewer_than_n="yes"), r"s\.json: fewer_than_n must be a bool, got str"),
         (lambda s: s["thresholds"].update(beta="x"), r"s\.json: thresholds\.beta must be a number"),
         (lambda s: s.update(t_bar=0), r"s\.json: t_bar must be a positive number"),
-        (lambda s: s["samples"][0]["base"].pop("prompt_token_ids"), r"missing key samples\[0\]\.base\.prompt_token_ids"),
+        (
+            lambda s: s["samples"][0]["base"].pop("prompt_token_ids"),
+            r"missing key samples\[0\]\.base\.prompt_token_ids",
+        ),
     ],
 )
 def test_malformed_selections_name_the_key(tmp_path, change, message):
@@ -176,7 +198,13 @@ def test_an_attribution_file_round_trips_with_its_metadata(tmp_path):
     assert loaded.edge_mask.tolist() == _Graph.edge_mask.tolist() and loaded.src_names.tolist() == ["embed", "attn0"]
     assert loaded.sample_ids.tolist() == ["q1", "q2"] and loaded.losses.tolist() == [0.5, 1.5]
     assert (loaded.t_cut, loaded.layout, loaded.model, loaded.role, loaded.alpha, loaded.dtype) == (
-        3, "module", "m", "rl", 0.1, "float32")
+        3,
+        "module",
+        "m",
+        "rl",
+        0.1,
+        "float32",
+    )
     assert loaded.n_targets.tolist() == [3, 2]
     with np.load(tmp_path / "a.npz") as data:
         assert data.files == [f.name for f in fields(AttributionFile)]

@@ -36,7 +36,10 @@ def test_gsm8k_gold_strips_thousands_commas(tmp_path):
 def test_limit_and_ids(tmp_path):
     path = tmp_path / "c.jsonl"
     path.write_text("".join(json.dumps({"question": f"q{i}", "answer": f"${i}$"}) + "\n" for i in range(5)))
-    assert [q.id for q in load_questions("college_math", path=path, limit=2)] == ["college_math-0000", "college_math-0001"]
+    assert [q.id for q in load_questions("college_math", path=path, limit=2)] == [
+        "college_math-0000",
+        "college_math-0001",
+    ]
     picked = load_questions("college_math", path=path, ids=["college_math-0003", "college_math-0001"])
     assert [q.gold for q in picked] == ["$3$", "$1$"]
     with pytest.raises(ValueError, match="unknown question ids college_math-0009"):
@@ -50,7 +53,11 @@ def test_limit_and_ids(tmp_path):
         ("gsm8k", ['{"question": "a", "answer": "1"}'], r"g\.jsonl:1: GSM8K answer has no '####'"),
         ("math", ['{"problem": "p", "solution": "no box"}'], r"g\.jsonl:1: MATH solution has no \\boxed"),
         ("college_math", ["", '{"question": "q"}'], r"g\.jsonl:2: missing or empty string field 'answer'"),
-        ("math500", ['{"problem": "p", "answer": "1"}', '{"problem": "p", "answer": "2"}'], r"g\.jsonl:2: duplicate problem"),
+        (
+            "math500",
+            ['{"problem": "p", "answer": "1"}', '{"problem": "p", "answer": "2"}'],
+            r"g\.jsonl:2: duplicate problem",
+        ),
         ("gsm8k", ["[1, 2]"], r"g\.jsonl:1: expected a JSON object"),
     ],
 )
@@ -90,7 +97,9 @@ def test_hub_gsm8k(monkeypatch):
     import datasets as hf_datasets
 
     monkeypatch.setattr(
-        hf_datasets, "load_dataset", lambda repo, config, split: [{"question": f"{repo}/{config}/{split}", "answer": "#### 7"}]
+        hf_datasets,
+        "load_dataset",
+        lambda repo, config, split: [{"question": f"{repo}/{config}/{split}", "answer": "#### 7"}],
     )
     assert load_questions("gsm8k", source="hub") == [datasets.Question("gsm8k-0000", "openai/gsm8k/main/test", "7")]
 

@@ -84,13 +84,26 @@ def test_every_output_of_the_data_contract_exists(smoke_run):
     for model in ("sft/llama", "rl/grpo", "rl/dpo", "rl/online_dpo"):
         assert (out / "zoo" / model / "model.safetensors").is_file()
     assert sorted(p.name for p in (smoke_run / "benchmarks" / RUN / "generate").rglob("*.tsv")) == [
-        "dpo.tsv", "grpo.tsv", "llama.tsv", "online_dpo.tsv"]  # one generation job per distinct model
+        "dpo.tsv",
+        "grpo.tsv",
+        "llama.tsv",
+        "online_dpo.tsv",
+    ]  # one generation job per distinct model
 
 
 def test_the_report_shows_the_tables_figures_and_the_ablation(smoke_run):
     html = (smoke_run / "results" / RUN / "report" / "index.html").read_text()
-    for text in ("Table 1", "Table 4", "Claims checklist", "Ablation llama_online_dpo: online DPO from llama_dpo",
-                 "arithmetic", "equations", "fractions", "train_sft", "train_rl"):
+    for text in (
+        "Table 1",
+        "Table 4",
+        "Claims checklist",
+        "Ablation llama_online_dpo: online DPO from llama_dpo",
+        "arithmetic",
+        "equations",
+        "fractions",
+        "train_sft",
+        "train_rl",
+    ):
         assert text in html, text
     assert html.count("data:image/png;base64,") == 3
     assert "have no results" not in html  # every cell of the grid is there

@@ -26,7 +26,7 @@ def test_scores_equal_finite_differences(model, layout):
     assert result.scores.dtype == np.float64
     worst = 0.0
     for row, item in enumerate(ITEMS):
-        for u, v in zip(*np.nonzero(graph.edge_mask)):
+        for u, v in zip(*np.nonzero(graph.edge_mask), strict=True):
             reference = fd_reference.edge_derivative(
                 model, list(item.input_ids), list(item.targets), item.prompt_len, graph.src_names[u], graph.dst_names[v]
             )

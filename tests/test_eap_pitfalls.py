@@ -38,7 +38,7 @@ def _residual_gradient_scores(model, item) -> list[list[float]]:
     loss = -torch.log_softmax(logits, -1)[positions, torch.tensor(item.targets)].mean()
     grads = torch.autograd.grad(loss, residuals)
     # Sources in forward order: embed, attn0, mlp0, attn1, ...; mlp{l} reads the first 2 + 2l.
-    return [[-(sources[u] * grads[l]).sum().item() for u in range(2 + 2 * l)] for l in range(len(grads))]
+    return [[-(sources[u] * grads[i]).sum().item() for u in range(2 + 2 * i)] for i in range(len(grads))]
 
 
 def test_whole_residual_gradient_is_detected():
@@ -121,7 +121,7 @@ def test_non_finite_scores_are_refused():
     model = tiny_models.build("llama")
     model.model.embed_tokens.weight[50] = float("inf")  # read by the samples, not by the 4-token probe
     items = [truncated_loss_input(name, [7, 50, 8], [9, 10], 2) for name in ("x1", "x2")]
-    with pytest.raises(AttributionError, match="non-finite scores or loss for 2 sample.*x1, x2"):
+    with pytest.raises(AttributionError, match=r"non-finite scores or loss for 2 sample.*x1, x2"):
         attribute(model, items)
 
 

@@ -21,24 +21,36 @@ from rlcircuits.figures import (
 from script_loader import load_script
 
 
-
 def _cell(pair: str, dataset: str, alpha: float, diversity_rl: float, seed: int) -> dict:
     graph = build_graph(3, "paper")
     rng = np.random.default_rng(seed)
     change = np.where(graph.edge_mask, rng.normal(0, 0.2, graph.edge_mask.shape), np.nan)
-    metric = {"test": "paired role-swap permutation", "base": 0.5, "rl": diversity_rl, "difference": diversity_rl - 0.5,
-              "ci_low": diversity_rl - 0.6, "ci_high": diversity_rl - 0.4, "p_value": 0.1, "n": 20,
-              "paper": {"base": 0.25, "rl": diversity_rl / 2}}
+    metric = {
+        "test": "paired role-swap permutation",
+        "base": 0.5,
+        "rl": diversity_rl,
+        "difference": diversity_rl - 0.5,
+        "ci_low": diversity_rl - 0.6,
+        "ci_high": diversity_rl - 0.4,
+        "p_value": 0.1,
+        "n": 20,
+        "paper": {"base": 0.25, "rl": diversity_rl / 2},
+    }
     # The last MLP feeds only the logits: no output-edge entropy (None in the JSON).
     entropy = {role: [*rng.uniform(1, 2, 6).tolist(), None] for role in ("base", "rl")}
     return {
-        "pair": pair, "dataset": dataset, "alpha": alpha,
-        "src_names": list(graph.src_names), "dst_names": list(graph.dst_names),
+        "pair": pair,
+        "dataset": dataset,
+        "alpha": alpha,
+        "src_names": list(graph.src_names),
+        "dst_names": list(graph.dst_names),
         "relative_edge_change": [[None if np.isnan(x) else x for x in row] for row in change],
         "undefined_edge_changes": 0,
         "metrics": {m: dict(metric) for m in ("intensity", "complexity", "kurtosis", "diversity")},
         "output_edge_entropy": entropy,
-        "options": {"bins": 100, "kurtosis_of": "signed"}, "resamples": 999, "seed": 0,
+        "options": {"bins": 100, "kurtosis_of": "signed"},
+        "resamples": 999,
+        "seed": 0,
     }
 
 
@@ -96,7 +108,10 @@ def _svg(figure) -> str:
 
 def test_fig3b_shows_relative_changes_and_never_a_single_out_edge_node():
     cell = _cell("qwen2_online_dpo", "math", 0.5, 0.6, 7)
-    cell["output_edge_entropy"] = {"base": [2.0, 1.0, 1.0, 1.0, 1.0, 0.5, None], "rl": [1.0, 0.9, 0.8, 0.7, 0.6, 0.05, None]}
+    cell["output_edge_entropy"] = {
+        "base": [2.0, 1.0, 1.0, 1.0, 1.0, 0.5, None],
+        "rl": [1.0, 0.9, 0.8, 0.7, 0.6, 0.05, None],
+    }
     change = entropy_changes(cell)
     np.testing.assert_allclose(change[:6], [-50, -10, -20, -30, -40, -90])
     assert np.isnan(change[6])
@@ -105,7 +120,11 @@ def test_fig3b_shows_relative_changes_and_never_a_single_out_edge_node():
     assert "largest change attn0 (math α=0.5) -10.0%" in svg.replace("−", "-") and "mlp2" not in svg
     other = _cell("qwen2_online_dpo", "gsm8k", 0.1, 0.6, 8)
     other["output_edge_entropy"] = {"base": [1.0] * 6 + [None], "rl": [1.0, 1.0, 13.46, 1.0, 1.0, 1.0, None]}
-    assert largest_entropy_increases([cell, other])["qwen2_online_dpo"] == ("gsm8k α=0.1", "mlp0", pytest.approx(1246.0))
+    assert largest_entropy_increases([cell, other])["qwen2_online_dpo"] == (
+        "gsm8k α=0.1",
+        "mlp0",
+        pytest.approx(1246.0),
+    )
     assert "mean over experiments" in _svg(output_entropy_lines([cell, other], average=True))
 
 

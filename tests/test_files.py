@@ -28,10 +28,9 @@ def test_atomic_folder_replaces_the_old_one_only_on_success(tmp_path):
         assert not out.exists()
     assert (out / "weights").read_text() == "v1"
     assert (out / "weights").stat().st_mode & 0o777 == 0o666 & ~_current_umask()
-    with pytest.raises(RuntimeError, match="killed"):
-        with atomic_folder(out) as folder:
-            (folder / "weights").write_text("half")
-            raise RuntimeError("killed")
+    with pytest.raises(RuntimeError, match="killed"), atomic_folder(out) as folder:
+        (folder / "weights").write_text("half")
+        raise RuntimeError("killed")
     assert (out / "weights").read_text() == "v1"
     with atomic_folder(out) as folder:
         (folder / "weights").write_text("v2")
@@ -58,8 +57,15 @@ def test_iter_jsonl_names_the_line(tmp_path):
 
 @pytest.mark.parametrize(
     ("name", "local"),
-    [("/abs/model", True), ("./model", True), ("../model", True), ("~/model", True), ("results/demo/zoo/sft/llama", True),
-     ("deepseek-ai/deepseek-math-7b-rl", False), ("gpt2", False)],
+    [
+        ("/abs/model", True),
+        ("./model", True),
+        ("../model", True),
+        ("~/model", True),
+        ("results/demo/zoo/sft/llama", True),
+        ("deepseek-ai/deepseek-math-7b-rl", False),
+        ("gpt2", False),
+    ],
 )
 def test_is_local_path(name, local):
     """The loaders and rules/common.smk's model_path decide "local folder or Hub id" with this one function."""

@@ -51,14 +51,15 @@ def test_records_hold_the_design_keys_and_the_exact_prompt_ids(model_dir, tokeni
 
 def test_generate_answers_returns_the_typed_records_it_wrote(model_dir, tokenizer, plain_backend, tmp_path):
     out = tmp_path / "o.jsonl"
-    records = generate_answers(QUESTIONS[:2], gen_settings(model_dir), tokenizer=tokenizer, load_backend=lambda: plain_backend,
-                               out=out)
+    records = generate_answers(
+        QUESTIONS[:2], gen_settings(model_dir), tokenizer=tokenizer, load_backend=lambda: plain_backend, out=out
+    )
     assert all(isinstance(record, GenerationRecord) for record in records)
     assert [record.to_json() for record in records] == read_jsonl(out)
 
 
 def test_duplicate_question_ids_are_refused(model_dir, tokenizer, plain_backend, tmp_path):
-    with pytest.raises(ValueError, match="duplicate question ids, e.g. q-a"):
+    with pytest.raises(ValueError, match=r"duplicate question ids, e\.g\. q-a"):
         generate([QUESTIONS[0], QUESTIONS[0]], gen_settings(model_dir), tokenizer, plain_backend, tmp_path / "o.jsonl")
 
 
@@ -72,16 +73,34 @@ def gsm8k_file(tmp_path) -> Path:
 
 
 def _cli_args(model_dir, data: Path | None, out: Path, *extra: str) -> list[str]:
-    return ["--model", str(model_dir), "--dataset", "gsm8k", *(["--data-path", str(data)] if data else []),
-            "--template", "mistral", "--max-new-tokens", str(MAX_NEW), "--dtype", "float64", "--device", "cpu",
-            "--out", str(out), "--no-progress", *extra]
+    return [
+        "--model",
+        str(model_dir),
+        "--dataset",
+        "gsm8k",
+        *(["--data-path", str(data)] if data else []),
+        "--template",
+        "mistral",
+        "--max-new-tokens",
+        str(MAX_NEW),
+        "--dtype",
+        "float64",
+        "--device",
+        "cpu",
+        "--out",
+        str(out),
+        "--no-progress",
+        *extra,
+    ]
 
 
 def test_cli_writes_the_same_records_as_the_library(model_dir, tokenizer, plain_backend, gsm8k_file, tmp_path):
     out = tmp_path / "generations" / "gsm8k.jsonl"
     done = subprocess.run(
         [sys.executable, str(SCRIPT), *_cli_args(model_dir, gsm8k_file, out, "--batch-size", "2", "--limit", "2")],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     records = read_jsonl(out)
@@ -99,8 +118,19 @@ def test_cli_answers_several_datasets_in_one_run(model_dir, tokenizer, plain_bac
         encoding="utf-8",
     )
     outs = [tmp_path / "generations" / "gsm8k.jsonl", tmp_path / "generations" / "qa.jsonl"]
-    args = [*_cli_args(model_dir, gsm8k_file, outs[0]), "--dataset", "qa", "--data-format", "qa", "--data-path",
-            str(qa), "--out", str(outs[1]), "--batch-size", "2"]
+    args = [
+        *_cli_args(model_dir, gsm8k_file, outs[0]),
+        "--dataset",
+        "qa",
+        "--data-format",
+        "qa",
+        "--data-path",
+        str(qa),
+        "--out",
+        str(outs[1]),
+        "--batch-size",
+        "2",
+    ]
     assert CLI.main(args) == 0
     gsm8k = [Question(f"gsm8k-{i:04d}", q.question, q.gold) for i, q in enumerate(QUESTIONS[:3])]
     for out, questions in zip(outs, (gsm8k, other), strict=True):

@@ -153,17 +153,32 @@ def test_vllm_backend_is_fed_token_ids_and_agrees_on_the_contract(monkeypatch, m
     settings = gen_settings(model_dir, backend="vllm", dtype="bfloat16", revision="abc123")
     backend = open_backend(settings, tokenizer, tensor_parallel_size=2)
     records = generate(QUESTIONS, settings, tokenizer, backend, tmp_path / "o.jsonl", batch_size=3)
-    assert fake.init == {"model": str(model_dir), "revision": "abc123", "tokenizer_revision": "abc123",
-                         "dtype": "bfloat16", "tensor_parallel_size": 2, "seed": 0}
+    assert fake.init == {
+        "model": str(model_dir),
+        "revision": "abc123",
+        "tokenizer_revision": "abc123",
+        "dtype": "bfloat16",
+        "tensor_parallel_size": 2,
+        "seed": 0,
+    }
     assert [prompts for prompts, _ in fake.calls] == [
         [{"prompt_token_ids": r["prompt_token_ids"]} for r in records[:3]],
         [{"prompt_token_ids": records[3]["prompt_token_ids"]}],
     ]
-    assert fake.calls[0][1] == {"temperature": 0.0, "max_tokens": MAX_NEW, "stop": list(PAPER_STOP),
-                                "stop_token_ids": sorted({eos, im_end}), "skip_special_tokens": True}
+    assert fake.calls[0][1] == {
+        "temperature": 0.0,
+        "max_tokens": MAX_NEW,
+        "stop": list(PAPER_STOP),
+        "stop_token_ids": sorted({eos, im_end}),
+        "skip_special_tokens": True,
+    }
     got = [(r["answer_token_ids"], r["answer"], r["finish_reason"]) for r in records]
-    assert got == [(answers[0][0], "ab", "stop"), (answers[1][0], "ok", "stop"), (answers[2][0], "abcde", "stop"),
-                   (answers[3][0], "abcdef", "length")]
+    assert got == [
+        (answers[0][0], "ab", "stop"),
+        (answers[1][0], "ok", "stop"),
+        (answers[2][0], "abcde", "stop"),
+        (answers[3][0], "abcdef", "length"),
+    ]
 
 
 def test_vllm_finish_reasons_outside_the_contract_are_refused(monkeypatch, model_dir, tokenizer, tmp_path):

@@ -81,7 +81,12 @@ def test_resume_under_other_settings_is_refused(model_dir, tokenizer, plain_back
     out = tmp_path / "o.jsonl"
     _killed_run(model_dir, tokenizer, plain_backend, out)
     _refuses_to_resume(
-        model_dir, tokenizer, out, QUESTIONS, gen_settings(model_dir, max_new_tokens=4), GenerationError,
+        model_dir,
+        tokenizer,
+        out,
+        QUESTIONS,
+        gen_settings(model_dir, max_new_tokens=4),
+        GenerationError,
         r"o\.jsonl\.partial was written with other settings \(max_new_tokens: 6 there, 4 here\)",
     )
 
@@ -94,7 +99,9 @@ def test_resume_after_the_model_folder_changed_is_refused(model_dir, tokenizer, 
     _killed_run(copy, tokenizer, backend, out, gen_settings(copy))
     weights = copy / "model.safetensors"
     os.utime(weights, ns=(weights.stat().st_atime_ns, weights.stat().st_mtime_ns + 10**9))
-    _refuses_to_resume(copy, tokenizer, out, QUESTIONS, gen_settings(copy), GenerationError, r"model_files: '\w+' there")
+    _refuses_to_resume(
+        copy, tokenizer, out, QUESTIONS, gen_settings(copy), GenerationError, r"model_files: '\w+' there"
+    )
 
 
 def test_resume_with_a_changed_question_is_refused(model_dir, tokenizer, plain_backend, tmp_path):
@@ -102,7 +109,12 @@ def test_resume_with_a_changed_question_is_refused(model_dir, tokenizer, plain_b
     _killed_run(model_dir, tokenizer, plain_backend, out)
     changed = [Question("q-a", "what is 2+4?", "6"), *QUESTIONS[1:]]
     _refuses_to_resume(
-        model_dir, tokenizer, out, changed, gen_settings(model_dir), InputFormatError,
+        model_dir,
+        tokenizer,
+        out,
+        changed,
+        gen_settings(model_dir),
+        InputFormatError,
         r"o\.jsonl\.partial:2: question q-a: question differs from this run's",
     )
 
@@ -114,7 +126,12 @@ def test_a_corrupt_complete_line_is_named(model_dir, tokenizer, plain_backend, t
     lines[1] = lines[1][:20]
     partial_path(out).write_bytes(b"\n".join(lines))
     _refuses_to_resume(
-        model_dir, tokenizer, out, QUESTIONS, gen_settings(model_dir), InputFormatError,
+        model_dir,
+        tokenizer,
+        out,
+        QUESTIONS,
+        gen_settings(model_dir),
+        InputFormatError,
         r"o\.jsonl\.partial:2: invalid JSON",
     )
 
@@ -124,7 +141,12 @@ def test_a_malformed_finished_record_names_line_and_key(model_dir, tokenizer, pl
     rows = [{"settings": _header_settings(model_dir)}, {**plain[0], "answer_token_ids": ["x"]}]
     partial_path(out).write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
     _refuses_to_resume(
-        model_dir, tokenizer, out, QUESTIONS, gen_settings(model_dir), InputFormatError,
+        model_dir,
+        tokenizer,
+        out,
+        QUESTIONS,
+        gen_settings(model_dir),
+        InputFormatError,
         r"o\.jsonl\.partial:2: answer_token_ids must be a list of integers",
     )
 
@@ -165,7 +187,10 @@ def test_several_datasets_load_the_model_once_and_match_one_at_a_time(model_dir,
 
     outs = [tmp_path / "a.jsonl", tmp_path / "b.jsonl"]
     results = generate_datasets(
-        list(zip([QUESTIONS, OTHER], outs)), gen_settings(model_dir), tokenizer=tokenizer, load_backend=load,
+        list(zip([QUESTIONS, OTHER], outs, strict=True)),
+        gen_settings(model_dir),
+        tokenizer=tokenizer,
+        load_backend=load,
         batch_size=4,
     )
     assert loads == [1]
@@ -180,7 +205,7 @@ def test_several_datasets_load_the_model_once_and_match_one_at_a_time(model_dir,
 
 def test_a_failure_on_the_second_dataset_keeps_the_first_for_the_rerun(model_dir, tokenizer, plain_backend, tmp_path):
     outs = [tmp_path / "a.jsonl", tmp_path / "b.jsonl"]
-    tasks = list(zip([QUESTIONS, OTHER], outs))
+    tasks = list(zip([QUESTIONS, OTHER], outs, strict=True))
     dying = _Counting(plain_backend, die_on_call=3)  # two batches of two for the first set, then dies
     with pytest.raises(KeyboardInterrupt):
         generate_datasets(tasks, gen_settings(model_dir), tokenizer=tokenizer, load_backend=lambda: dying, batch_size=2)
@@ -208,7 +233,10 @@ def test_every_partial_file_is_checked_before_the_model_is_loaded(model_dir, tok
 
     with pytest.raises(GenerationError, match=r"b\.jsonl\.partial was written with other settings"):
         generate_datasets(
-            list(zip([OTHER, QUESTIONS], outs)), gen_settings(model_dir), tokenizer=tokenizer, load_backend=no_model
+            list(zip([OTHER, QUESTIONS], outs, strict=True)),
+            gen_settings(model_dir),
+            tokenizer=tokenizer,
+            load_backend=no_model,
         )
     assert not partial_path(outs[0]).exists() and not any(out.exists() for out in outs)
 
@@ -216,6 +244,8 @@ def test_every_partial_file_is_checked_before_the_model_is_loaded(model_dir, tok
 def test_two_datasets_cannot_share_an_output(model_dir, tokenizer, plain_backend, tmp_path):
     with pytest.raises(ValueError, match="same file"):
         generate_datasets(
-            [(QUESTIONS, tmp_path / "a.jsonl"), (OTHER, tmp_path / "a.jsonl")], gen_settings(model_dir),
-            tokenizer=tokenizer, load_backend=lambda: plain_backend,
+            [(QUESTIONS, tmp_path / "a.jsonl"), (OTHER, tmp_path / "a.jsonl")],
+            gen_settings(model_dir),
+            tokenizer=tokenizer,
+            load_backend=lambda: plain_backend,
         )

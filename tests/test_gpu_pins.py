@@ -22,9 +22,24 @@ GPU_SET = Path(__file__).resolve().parents[1] / "envs" / "requirements-gpu.txt"
 
 def _resolve(requirements: Path, tmp_path: Path) -> tuple[subprocess.CompletedProcess, Path]:
     report = tmp_path / "report.json"
-    command = [sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--quiet",
-               "--python-version", "3.11", "--only-binary=:all:", "--target", str(tmp_path / "target"),
-               "--report", str(report), "-r", str(requirements)]
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--dry-run",
+        "--ignore-installed",
+        "--quiet",
+        "--python-version",
+        "3.11",
+        "--only-binary=:all:",
+        "--target",
+        str(tmp_path / "target"),
+        "--report",
+        str(report),
+        "-r",
+        str(requirements),
+    ]
     return subprocess.run(command, capture_output=True, text=True, timeout=900), report
 
 
@@ -36,10 +51,13 @@ def test_the_gpu_pin_set_resolves_for_python_311_as_pinned(tmp_path):
     done, report = _resolve(GPU_SET, tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     assert not (tmp_path / "target").exists(), "a dry run installs nothing"
-    chosen = {_canonical(item["metadata"]["name"]): item["metadata"]["version"]
-              for item in json.loads(report.read_text())["install"]}
-    pins = dict(line.split("==") for line in (line.split("#")[0].strip() for line in GPU_SET.read_text().splitlines())
-                if line)
+    chosen = {
+        _canonical(item["metadata"]["name"]): item["metadata"]["version"]
+        for item in json.loads(report.read_text())["install"]
+    }
+    pins = dict(
+        line.split("==") for line in (line.split("#")[0].strip() for line in GPU_SET.read_text().splitlines()) if line
+    )
     assert {_canonical(name): version for name, version in pins.items()}.items() <= chosen.items()
     assert any(name.startswith("nvidia-") for name in chosen), "torch 2.7.0's CUDA libraries are part of the set"
 

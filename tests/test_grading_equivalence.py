@@ -86,9 +86,19 @@ def test_agrees_with_the_reference_grades_of_the_fixture():
 
 @pytest.mark.parametrize(
     ("gold", "wrong"),
-    [("18", "19"), ("-2", "-1"), ("0.5", "1.5"), ("2,125", "2126"), ("$10-4 n$", "$11-5 n$"),
-     ("\\frac{1}{8}", "\\frac{2}{9}"), ("(-\\infty, -3)", "(-\\infty, -4)"), ("1200_7", "1201_7"), (".343, .027", "1.343, 1.027"),
-     ("$y_{2}=x$", "-\\left(y_{2}=x\\right)"), ("\\text{Yes}", "-\\left(\\text{Yes}\\right)")],
+    [
+        ("18", "19"),
+        ("-2", "-1"),
+        ("0.5", "1.5"),
+        ("2,125", "2126"),
+        ("$10-4 n$", "$11-5 n$"),
+        ("\\frac{1}{8}", "\\frac{2}{9}"),
+        ("(-\\infty, -3)", "(-\\infty, -4)"),
+        ("1200_7", "1201_7"),
+        (".343, .027", "1.343, 1.027"),
+        ("$y_{2}=x$", "-\\left(y_{2}=x\\right)"),
+        ("\\text{Yes}", "-\\left(\\text{Yes}\\right)"),
+    ],
 )
 def test_bench_wrong_answers(gold, wrong):
     assert BENCH.wrong_answer(gold) == wrong
@@ -102,8 +112,12 @@ def test_bench_college_forms():
 
 @pytest.mark.parametrize(
     ("pred", "gold", "expected"),
-    [("y_{3}=x \\ln x", "$y_{2}=x \\ln x$", False), ("y_{2}=x \\ln x", "$y_{2}=x \\ln x$", True),
-     ("x \\ln x", "$y_{2}=x \\ln x$", True), ("x=5", "5", True)],
+    [
+        ("y_{3}=x \\ln x", "$y_{2}=x \\ln x$", False),
+        ("y_{2}=x \\ln x", "$y_{2}=x \\ln x$", True),
+        ("x \\ln x", "$y_{2}=x \\ln x$", True),
+        ("x=5", "5", True),
+    ],
 )
 def test_an_assignment_must_name_the_same_variable(pred, gold, expected):
     assert is_equivalent(pred, gold) is expected

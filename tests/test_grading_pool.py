@@ -30,13 +30,19 @@ def test_a_hanging_answer_times_out_is_logged_and_counted_wrong(caplog):
     results = judge_all(tasks, workers=2, timeout=1.0)
     assert time.monotonic() - start < 15
     assert results == [(True, "ok"), (False, "timeout"), (True, "ok"), (False, "ok")]
-    assert [r.getMessage() for r in caplog.records] == [f"q-tower: grading took over 1s; counted wrong (pred '{POWER_TOWER}')"]
+    assert [r.getMessage() for r in caplog.records] == [
+        f"q-tower: grading took over 1s; counted wrong (pred '{POWER_TOWER}')"
+    ]
 
 
 def test_a_dead_worker_is_replaced_and_its_answer_counted_wrong(caplog):
     caplog.set_level(logging.ERROR, logger="rlcircuits.grading")
     tasks = [("q1", "x", "x"), ("q-crash", "crash", "x"), ("q3", "y", "y")]
-    assert judge_all(tasks, workers=1, timeout=30, judge=crashing_judge) == [(True, "ok"), (False, "crashed"), (True, "ok")]
+    assert judge_all(tasks, workers=1, timeout=30, judge=crashing_judge) == [
+        (True, "ok"),
+        (False, "crashed"),
+        (True, "ok"),
+    ]
     assert "q-crash: the grading worker died (exit code 3)" in caplog.text
 
 

@@ -4,11 +4,11 @@ import json
 import subprocess
 import sys
 
+from cli_failure import fails_cleanly
 from records import generation, write_lines
 from rlcircuits.contracts import GENERATION_KEYS, GenerationRecord, GradedRecord
 from rlcircuits.grading.pool import JudgePool
 from rlcircuits.grading.records import grade_generations, grade_records
-from cli_failure import fails_cleanly
 from script_loader import SCRIPTS, load_script
 
 GRADE = load_script("grade")
@@ -28,10 +28,13 @@ def test_grade_records_keeps_order_and_adds_fields():
         graded = grade_records(records, pool)
     assert [r["id"] for r in graded] == ["a", "b", "c", "d"]
     assert [(r["pred"], r["correct"], r["grade_status"]) for r in graded] == [
-        ("\\dfrac{1}{2}", True, "ok"), (None, False, "no_answer"), ("5", False, "ok"), ("1000", True, "ok"),
+        ("\\dfrac{1}{2}", True, "ok"),
+        (None, False, "no_answer"),
+        ("5", False, "ok"),
+        ("1000", True, "ok"),
     ]
     assert all(list(g)[: len(GENERATION_KEYS)] == list(GENERATION_KEYS) for g in graded)
-    assert all({k: g[k] for k in GENERATION_KEYS} == r for g, r in zip(graded, records))
+    assert all({k: g[k] for k in GENERATION_KEYS} == r for g, r in zip(graded, records, strict=True))
 
 
 def test_grade_generations_gives_typed_records_of_the_same_verdicts():
@@ -47,15 +50,19 @@ def test_grade_generations_gives_typed_records_of_the_same_verdicts():
 
 
 def test_grade_cli_writes_graded_records(tmp_path):
-    generations = write_lines(tmp_path / "gen.jsonl", [
-        json.dumps(generation("q1", "Thus $\\boxed{3\\sqrt{13}}$.", "3\\sqrt{13}"), ensure_ascii=False),
-        json.dumps(generation("q2", "The answer is: 3 ки", "3\\sqrt{13}"), ensure_ascii=False),
-    ])
+    generations = write_lines(
+        tmp_path / "gen.jsonl",
+        [
+            json.dumps(generation("q1", "Thus $\\boxed{3\\sqrt{13}}$.", "3\\sqrt{13}"), ensure_ascii=False),
+            json.dumps(generation("q2", "The answer is: 3 ки", "3\\sqrt{13}"), ensure_ascii=False),
+        ],
+    )
     out = tmp_path / "graded" / "p" / "base" / "d.jsonl"
     assert GRADE.main(["--generations", str(generations), "--out", str(out), "--workers", "2", "--no-progress"]) == 0
     graded = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert [(g["id"], g["pred"], g["correct"], g["grade_status"]) for g in graded] == [
-        ("q1", "3\\sqrt{13}", True, "ok"), ("q2", "3", False, "ok"),
+        ("q1", "3\\sqrt{13}", True, "ok"),
+        ("q2", "3", False, "ok"),
     ]
     assert sorted(p.name for p in out.parent.iterdir()) == ["d.jsonl"]
 
@@ -79,11 +86,28 @@ def test_grade_cli_missing_input(tmp_path, capsys):
 
 def test_grade_cli_as_a_command(tmp_path):
     """The real command line, as Snakemake runs it (workers re-import the script's module)."""
-    generations = write_lines(tmp_path / "gen.jsonl", [json.dumps(generation("q1", f"\\boxed{{{POWER_TOWER}}}", "1")),
-                                                        json.dumps(generation("q2", "#### 4", "4"))])
+    generations = write_lines(
+        tmp_path / "gen.jsonl",
+        [json.dumps(generation("q1", f"\\boxed{{{POWER_TOWER}}}", "1")), json.dumps(generation("q2", "#### 4", "4"))],
+    )
     out = tmp_path / "g.jsonl"
-    done = subprocess.run([sys.executable, str(SCRIPTS / "grade.py"), "--generations", str(generations), "--out", str(out),
-                           "--workers", "1", "--timeout", "1"], capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(SCRIPTS / "grade.py"),
+            "--generations",
+            str(generations),
+            "--out",
+            str(out),
+            "--workers",
+            "1",
+            "--timeout",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     assert "q1: grading took over 1s; counted wrong" in done.stderr
     assert [json.loads(line)["grade_status"] for line in out.read_text().splitlines()] == ["timeout", "ok"]

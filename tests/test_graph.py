@@ -17,15 +17,22 @@ def test_module_layout_sizes(layers):
     graph = build_graph(layers, "module")
     assert len(graph.dst_names) == 2 * layers + 1
     # attn{l} reads 1+2l sources, mlp{l} reads 2+2l, logits reads all 2L+1.
-    assert graph.n_edges == sum(1 + 2 * l + 2 + 2 * l for l in range(layers)) + 2 * layers + 1
+    assert graph.n_edges == sum(1 + 2 * i + 2 + 2 * i for i in range(layers)) + 2 * layers + 1
 
 
 def test_names_and_forward_order():
     graph = build_graph(2, "paper")
     assert graph.src_names == ("embed", "attn0", "mlp0", "attn1", "mlp1")
     assert graph.dst_names == (
-        "attn0.q", "attn0.k", "attn0.v", "mlp0",
-        "attn1.q", "attn1.k", "attn1.v", "mlp1", "logits",
+        "attn0.q",
+        "attn0.k",
+        "attn0.v",
+        "mlp0",
+        "attn1.q",
+        "attn1.k",
+        "attn1.v",
+        "mlp1",
+        "logits",
     )
     mask = graph.edge_mask
     src, dst = graph.src_names.index, graph.dst_names.index

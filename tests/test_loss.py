@@ -64,7 +64,7 @@ def test_loss_matches_an_independent_computation():
         truncated_loss_input("c", [9, 10, 11], [50, 51, 52, 53, 54, 55, 56], t_cut=6),
     ]
     result = attribute(model, items, batch_tokens=10_000)
-    for item, value, n in zip(items, result.losses, result.n_targets):
+    for item, value, n in zip(items, result.losses, result.n_targets, strict=True):
         expected = fd_reference.loss(model, list(item.input_ids), list(item.targets), item.prompt_len)
         assert value == pytest.approx(expected, rel=1e-12)
         assert n == len(item.targets)

@@ -61,7 +61,9 @@ def test_complexities_match_numpy_histograms():
     expected = [_histogram_entropy(np.abs(row), 17, 0.0, np.abs(row).max()) for row in values]
     np.testing.assert_allclose(complexity_per_sample(values, options), expected)
     pooled = np.abs(values).ravel()
-    assert pooled_complexity(values, options) == pytest.approx(_histogram_entropy(pooled, 17, pooled.min(), pooled.max()))
+    assert pooled_complexity(values, options) == pytest.approx(
+        _histogram_entropy(pooled, 17, pooled.min(), pooled.max())
+    )
     assert complexity_per_sample(np.zeros((2, 5))).tolist() == [0.0, 0.0] and pooled_complexity(np.ones((2, 3))) == 0.0
 
 
@@ -139,7 +141,10 @@ def test_non_edges_never_contribute_to_our_convention():
     polluted = np.where(MASK, scores, 1e6)
     np.testing.assert_array_equal(edge_values(scores, MASK), edge_values(polluted, MASK))
     np.testing.assert_array_equal(edge_values(scores, MASK, "paper"), edge_values(polluted, MASK, "paper"))
-    assert edge_values(scores, MASK).shape == (6, MASK.sum()) and edge_values(scores, MASK, "paper").shape == (6, MASK.size)
+    assert edge_values(scores, MASK).shape == (6, MASK.sum()) and edge_values(scores, MASK, "paper").shape == (
+        6,
+        MASK.size,
+    )
     np.testing.assert_allclose(output_edge_entropy(polluted * MASK, MASK), output_edge_entropy(scores, MASK))
 
 

@@ -7,9 +7,14 @@ from rlcircuits.model_names import ConfiguredModel, configured_models, model_of
 
 def _pair(base: str, rl: str, template: str = "zoo", max_new_tokens: int = 64, revisions: dict | None = None) -> dict:
     revisions = revisions or {}
-    return {"template": template, "max_new_tokens": max_new_tokens,
-            **{role: {"model": model, **({"revision": revisions[role]} if role in revisions else {})}
-               for role, model in (("base", base), ("rl", rl))}}
+    return {
+        "template": template,
+        "max_new_tokens": max_new_tokens,
+        **{
+            role: {"model": model, **({"revision": revisions[role]} if role in revisions else {})}
+            for role, model in (("base", base), ("rl", rl))
+        },
+    }
 
 
 def test_the_demo_shape_shares_one_sft_base():
@@ -21,8 +26,9 @@ def test_the_demo_shape_shares_one_sft_base():
     }
     models = configured_models(pairs)
     assert list(models) == ["sft/llama", "rl/llama_grpo", "sft/qwen2", "rl/qwen2_grpo", "rl/qwen2_dpo"]
-    assert models["sft/qwen2"] == ConfiguredModel(f"{zoo}/sft/qwen2", None, "zoo", 64,
-                                                  (("qwen2_grpo", "base"), ("qwen2_dpo", "base")))
+    assert models["sft/qwen2"] == ConfiguredModel(
+        f"{zoo}/sft/qwen2", None, "zoo", 64, (("qwen2_grpo", "base"), ("qwen2_dpo", "base"))
+    )
     assert models["sft/qwen2"].local
     assert model_of(pairs)["qwen2_dpo", "base"] == model_of(pairs)["qwen2_grpo", "base"] == "sft/qwen2"
     assert model_of(pairs)["qwen2_dpo", "rl"] == "rl/qwen2_dpo"

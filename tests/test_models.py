@@ -25,7 +25,7 @@ def test_local_folder_loads_frozen_in_eval_with_dtype(tmp_path, arch):
 
 
 def test_missing_folder_is_named(tmp_path):
-    with pytest.raises(ModelLoadError, match="model folder not found: .*nowhere"):
+    with pytest.raises(ModelLoadError, match=r"model folder not found: .*nowhere"):
         load_model(str(tmp_path / "nowhere"))
 
 
@@ -58,8 +58,13 @@ def _tiny(config):
 def test_post_norm_gemma2_is_refused_by_name():
     model = _tiny(
         Gemma2Config(
-            vocab_size=64, hidden_size=16, intermediate_size=32, num_hidden_layers=2,
-            num_attention_heads=2, num_key_value_heads=1, head_dim=8,
+            vocab_size=64,
+            hidden_size=16,
+            intermediate_size=32,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            num_key_value_heads=1,
+            head_dim=8,
         )
     )
     item = truncated_loss_input("g", [1, 2, 3], [4, 5], 2)

@@ -32,9 +32,14 @@ def _enum(*path: str) -> tuple[str, ...]:
         (("properties", "generation", "properties", "backend"), options.BACKEND_NAMES),
         (("properties", "attribution", "properties", "layout"), options.LAYOUTS),
         (("properties", "metrics", "properties", "kurtosis_of"), options.KURTOSIS_OF),
-        (("properties", "zoo", "properties", "sft", "additionalProperties", "properties", "architecture"),
-         options.ARCHITECTURES),
-        (("properties", "zoo", "properties", "rl", "additionalProperties", "properties", "algorithm"), options.ALGORITHMS),
+        (
+            ("properties", "zoo", "properties", "sft", "additionalProperties", "properties", "architecture"),
+            options.ARCHITECTURES,
+        ),
+        (
+            ("properties", "zoo", "properties", "rl", "additionalProperties", "properties", "algorithm"),
+            options.ALGORITHMS,
+        ),
     ],
 )
 def test_the_schema_offers_exactly_the_named_options(path, values):
@@ -57,8 +62,10 @@ def test_the_runtime_tables_cover_their_option_set():
     [
         (lambda: build_graph(2, "heads"), "unknown layout 'heads'; choose one of paper, module"),
         (lambda: MetricOptions(kurtosis_of="both"), "unknown kurtosis_of 'both'; choose one of signed, abs"),
-        (lambda: edge_values(np.zeros((1, 2, 2)), np.eye(2, dtype=bool), "mine"),
-         "unknown convention 'mine'; choose one of ours, paper"),
+        (
+            lambda: edge_values(np.zeros((1, 2, 2)), np.eye(2, dtype=bool), "mine"),
+            "unknown convention 'mine'; choose one of ours, paper",
+        ),
         (lambda: resolve_backend("tgi", "cpu"), "unknown backend 'tgi'; choose one of auto, vllm, transformers"),
         (lambda: resolve_dtype("float8"), "unknown dtype 'float8'; choose one of float32, bfloat16, float16, float64"),
         (lambda: load_questions("gsm8k", source="ftp"), "unknown data source 'ftp'; choose one of local, hub"),

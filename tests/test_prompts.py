@@ -21,5 +21,5 @@ def test_templates_are_the_papers_character_for_character():
 def test_zoo_template_and_unknown_names():
     assert render_prompt("zoo", "1+1?") == "Q: 1+1?\nA:"
     assert get_template("zoo").stop == ("\nQ:", "\n\n")
-    with pytest.raises(ValueError, match="unknown prompt template 'nope'; known: .*zoo"):
+    with pytest.raises(ValueError, match=r"unknown prompt template 'nope'; known: .*zoo"):
         get_template("nope")

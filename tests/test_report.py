@@ -11,14 +11,16 @@ from PIL import Image
 
 import browser
 import records
-from rlcircuits.report import claims, table1_rows
 from rlcircuits.figures import diversity_bars, output_entropy_lines, relative_change_heatmap, save_figure
+from rlcircuits.report import claims, table1_rows
 from rlcircuits.stats import benjamini_hochberg
 from rlcircuits.tables import table1, write_csv
-from test_figures import _cell
 from script_loader import load_script
+from test_figures import _cell
 
 EVIL = "<script>alert('pwned')</script> so the answer is \\boxed{4}"
+# One selected sample's token ids per role (the report reads only the first id).
+TOKENS = {"prompt_token_ids": [1], "answer_token_ids": [2]}
 
 
 @pytest.fixture(scope="module")
@@ -27,10 +29,22 @@ def run_dir(tmp_path_factory) -> Path:
     config = {
         "run_name": "unit",
         "pairs": {
-            "llama_grpo": {"algorithm": "GRPO", "online": True, "template": "zoo", "max_new_tokens": 64,
-                           "base": {"model": "zoo/llama-sft"}, "rl": {"model": "zoo/llama-grpo"}},
-            "qwen_dpo": {"algorithm": "DPO", "online": False, "template": "zoo", "max_new_tokens": 64,
-                         "base": {"model": "zoo/qwen-sft"}, "rl": {"model": "zoo/qwen-dpo"}},
+            "llama_grpo": {
+                "algorithm": "GRPO",
+                "online": True,
+                "template": "zoo",
+                "max_new_tokens": 64,
+                "base": {"model": "zoo/llama-sft"},
+                "rl": {"model": "zoo/llama-grpo"},
+            },
+            "qwen_dpo": {
+                "algorithm": "DPO",
+                "online": False,
+                "template": "zoo",
+                "max_new_tokens": 64,
+                "base": {"model": "zoo/qwen-sft"},
+                "rl": {"model": "zoo/qwen-dpo"},
+            },
         },
         "datasets": {"arith": {"source": "local"}},
         "alphas": [0.1, 0.5],
@@ -38,8 +52,11 @@ def run_dir(tmp_path_factory) -> Path:
     }
     (root / "config.yaml").write_text(yaml.safe_dump(config))
     run = root / "results" / "unit"
-    cells = [_cell("llama_grpo", "arith", 0.1, 0.6, 0), _cell("llama_grpo", "arith", 0.5, 0.55, 1),
-             _cell("qwen_dpo", "arith", 0.1, 0.45, 2)]  # qwen_dpo/arith/0.5 is missing on purpose
+    cells = [
+        _cell("llama_grpo", "arith", 0.1, 0.6, 0),
+        _cell("llama_grpo", "arith", 0.5, 0.55, 1),
+        _cell("qwen_dpo", "arith", 0.1, 0.45, 2),
+    ]  # qwen_dpo/arith/0.5 is missing on purpose
     for cell in cells:
         path = run / "metrics" / cell["pair"] / cell["dataset"] / f"alpha{cell['alpha']}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -48,17 +65,37 @@ def run_dir(tmp_path_factory) -> Path:
     path = run / "metrics" / "llama_grpo" / "arith" / "alpha0.9.json"
     path.write_text(json.dumps(stray))
     write_csv(table1(cells, {"llama_grpo": "GRPO", "qwen_dpo": "DPO"}), run / "tables" / "table1.csv")
-    pd.DataFrame({"pair": ["llama_grpo"] * 2, "role": ["base", "rl"], "dataset": ["arith"] * 2, "n": [50, 50],
-                  "n_correct": [20, 30], "accuracy_pct": [40.0, 60.0]}).to_csv(run / "tables" / "table4.csv", index=False)
+    pd.DataFrame(
+        {
+            "pair": ["llama_grpo"] * 2,
+            "role": ["base", "rl"],
+            "dataset": ["arith"] * 2,
+            "n": [50, 50],
+            "n_correct": [20, 30],
+            "accuracy_pct": [40.0, 60.0],
+        }
+    ).to_csv(run / "tables" / "table4.csv", index=False)
     save_figure(relative_change_heatmap(cells[0]), run / "figures" / "fig2")
     save_figure(diversity_bars(cells), run / "figures" / "fig3a")
     save_figure(output_entropy_lines(cells), run / "figures" / "fig3b")
-    selection = {"pair": "llama_grpo", "dataset": "arith", "t_bar": 40.0,
-                 "thresholds": {"beta": 0.5, "gamma": 1.5, "delta": 0.5, "n": 100, "seed": 42},
-                 "counts": {"questions": 50, "base_correct": 20, "rl_correct": 30, "both_correct": 18,
-                            "equal_prompt_length": 18, "length_window": 15, "balanced": 12, "selected": 12},
-                 "fewer_than_n": True,
-                 "samples": [{"id": "q7", **dict.fromkeys(("base", "rl"), {"prompt_token_ids": [1], "answer_token_ids": [2]})}]}
+    selection = {
+        "pair": "llama_grpo",
+        "dataset": "arith",
+        "t_bar": 40.0,
+        "thresholds": {"beta": 0.5, "gamma": 1.5, "delta": 0.5, "n": 100, "seed": 42},
+        "counts": {
+            "questions": 50,
+            "base_correct": 20,
+            "rl_correct": 30,
+            "both_correct": 18,
+            "equal_prompt_length": 18,
+            "length_window": 15,
+            "balanced": 12,
+            "selected": 12,
+        },
+        "fewer_than_n": True,
+        "samples": [{"id": "q7", **{role: TOKENS for role in ("base", "rl")}}],
+    }
     (run / "selection" / "llama_grpo").mkdir(parents=True)
     (run / "selection" / "llama_grpo" / "arith.json").write_text(json.dumps(selection))
     for model in ("llama-sft", "llama-grpo"):  # graded files are filed by model (DESIGN §3)
@@ -74,8 +111,21 @@ def run_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def page(run_dir) -> Path:
     out = run_dir / "results" / "unit" / "report" / "index.html"
-    assert load_script("render_report").main(["--config", str(run_dir / "config.yaml"), "--run-dir", str(run_dir / "results" / "unit"),
-                        "--benchmarks", str(run_dir / "benchmarks"), "--out", str(out)]) == 0
+    assert (
+        load_script("render_report").main(
+            [
+                "--config",
+                str(run_dir / "config.yaml"),
+                "--run-dir",
+                str(run_dir / "results" / "unit"),
+                "--benchmarks",
+                str(run_dir / "benchmarks"),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     return out
 
 
@@ -86,10 +136,28 @@ def test_content_escaping_and_missing_cells(page):
     assert html.count("data:image/png;base64,") == 3
     assert "1 cell(s) of the configured grid have no results" in html
     assert html.count(">missing</td>") == 4  # the missing cell's four metrics
-    for text in ("Claims checklist", "Online RL raises inter-sample diversity", "Table 1", "Table 4", "40.0% (20/50)",
-                 "fewer than N = 100", "α=0.1: 4", "GRPO", "zoo/llama-grpo", "attribute", "12.5", "100-bin histogram",
-                 "999 resamples", "improved in 2 of 3 experiments", "paper convention: 0.25 → 0.3", "deepseek_math +1246%",
-                 "mistral +120%", "mistral +656%", "Bonferroni", "Cells against"):
+    for text in (
+        "Claims checklist",
+        "Online RL raises inter-sample diversity",
+        "Table 1",
+        "Table 4",
+        "40.0% (20/50)",
+        "fewer than N = 100",
+        "α=0.1: 4",
+        "GRPO",
+        "zoo/llama-grpo",
+        "attribute",
+        "12.5",
+        "100-bin histogram",
+        "999 resamples",
+        "improved in 2 of 3 experiments",
+        "paper convention: 0.25 → 0.3",
+        "deepseek_math +1246%",
+        "mistral +120%",
+        "mistral +656%",
+        "Bonferroni",
+        "Cells against",
+    ):
         assert text in html, text
     assert "50-bin" not in html  # the config's value, not the metrics files'
     assert "Counted: the configured grid" in html
@@ -107,7 +175,9 @@ def test_renders_in_headless_chromium(page, tmp_path):
 def test_console_error_detector_works(tmp_path):
     """Negative control: the check above would see a console error if the page had one."""
     bad = tmp_path / "bad.html"
-    bad.write_text("<html><body><p>x</p><script>console.error('deliberate failure'); missingFn();</script></body></html>")
+    bad.write_text(
+        "<html><body><p>x</p><script>console.error('deliberate failure'); missingFn();</script></body></html>"
+    )
     errors = browser.screenshot(bad, tmp_path / "bad.png", height=300)
     assert any("deliberate failure" in line for line in errors)
     assert any("Uncaught ReferenceError" in line for line in errors)
@@ -120,20 +190,36 @@ EXPECTED = {"intensity": 1, "complexity": 1, "kurtosis": -1, "diversity": 1}
 def _rows(pair: str, algorithm: str, aligned: list[int], significant: list[bool] | None = None) -> list[dict]:
     """Cells whose direction relative to online RL's is ``aligned`` (+1: moved as online RL)."""
     significant = significant or [False] * len(aligned)
-    return [{"pair": pair, "algorithm": algorithm, "dataset": f"d{i // 4}", "alpha": 0.5, "metric": METRIC_NAMES[i % 4],
-             "difference": float(a * EXPECTED[METRIC_NAMES[i % 4]]), "significant": s}
-            for i, (a, s) in enumerate(zip(aligned, significant, strict=True))]
+    return [
+        {
+            "pair": pair,
+            "algorithm": algorithm,
+            "dataset": f"d{i // 4}",
+            "alpha": 0.5,
+            "metric": METRIC_NAMES[i % 4],
+            "difference": float(a * EXPECTED[METRIC_NAMES[i % 4]]),
+            "significant": s,
+        }
+        for i, (a, s) in enumerate(zip(aligned, significant, strict=True))
+    ]
 
 
 def test_verdicts_follow_the_stated_rule():
     online = {"grpo": True, "dpo": False, "online_dpo": True}
     # GRPO: 40 cells, all moving as claimed, 12 significant; DPO: as online RL in 20 of 24, 6 significant.
-    frame = pd.DataFrame(_rows("grpo", "GRPO", [1] * 40, [True] * 12 + [False] * 28)
-                         + _rows("dpo", "DPO", [1] * 20 + [-1] * 4, [True] * 6 + [False] * 18)
-                         + _rows("online_dpo", "online DPO", [1, -1] * 12))
+    frame = pd.DataFrame(
+        _rows("grpo", "GRPO", [1] * 40, [True] * 12 + [False] * 28)
+        + _rows("dpo", "DPO", [1] * 20 + [-1] * 4, [True] * 6 + [False] * 18)
+        + _rows("online_dpo", "online DPO", [1, -1] * 12)
+    )
     by_text = {c.text: c for c in claims(frame, online, {"online_dpo": "dpo"})}
     intensity = by_text["Online RL raises activation intensity"]
-    assert (intensity.verdict, intensity.cells, intensity.moved_as_claimed, intensity.significant_for) == ("supported", 10, 10, 3)
+    assert (intensity.verdict, intensity.cells, intensity.moved_as_claimed, intensity.significant_for) == (
+        "supported",
+        10,
+        10,
+        3,
+    )
     dpo = by_text["Offline DPO does not consistently move the metrics as online RL does"]
     assert dpo.verdict == "not supported" and dpo.significant_against == 6
     # The DPO claim's cells "for" are those that do NOT move like online RL.
@@ -147,10 +233,14 @@ def test_verdicts_follow_the_stated_rule():
     # With too few cells no verdict can be reached either way.
     few = pd.DataFrame(_rows("dpo", "DPO", [-1, 1, 1, -1]) + _rows("grpo", "GRPO", [1] * 8, [True] * 8))
     verdicts = {c.text: c.verdict for c in claims(few, online)}
-    assert verdicts[dpo.text] == "too few cells" and verdicts["Online RL raises activation intensity"] == "too few cells"
+    assert (
+        verdicts[dpo.text] == "too few cells" and verdicts["Online RL raises activation intensity"] == "too few cells"
+    )
     # Consistently the other way: contradicted.
     against = pd.DataFrame(_rows("grpo", "GRPO", [-1] * 40, [True] * 40))
-    assert {c.text: c.verdict for c in claims(against, online)}["Online RL lowers distribution kurtosis"] == "contradicted"
+    assert {c.text: c.verdict for c in claims(against, online)}[
+        "Online RL lowers distribution kurtosis"
+    ] == "contradicted"
 
 
 def test_pure_noise_rarely_supports_a_claim_on_the_demo_grid():
@@ -160,15 +250,27 @@ def test_pure_noise_rarely_supports_a_claim_on_the_demo_grid():
     """
     rng = np.random.default_rng(21)
     pairs = {"a": True, "b": True, "c": True, "dpo": False, "abl": True}
-    cells = [(pair, dataset, alpha, metric) for pair in pairs for dataset in "xyz" for alpha in (0.1, 0.5)
-             for metric in METRIC_NAMES]
+    cells = [
+        (pair, dataset, alpha, metric)
+        for pair in pairs
+        for dataset in "xyz"
+        for alpha in (0.1, 0.5)
+        for metric in METRIC_NAMES
+    ]
     trials, false_supported, dpo_not_supported = 300, 0, 0
     for _ in range(trials):
         p = rng.uniform(size=len(cells))
-        frame = pd.DataFrame({"pair": [c[0] for c in cells], "algorithm": "x", "dataset": [c[1] for c in cells],
-                              "alpha": [c[2] for c in cells], "metric": [c[3] for c in cells],
-                              "difference": rng.choice([-1.0, 1.0], len(cells)),
-                              "significant": benjamini_hochberg(p) < 0.05})
+        frame = pd.DataFrame(
+            {
+                "pair": [c[0] for c in cells],
+                "algorithm": "x",
+                "dataset": [c[1] for c in cells],
+                "alpha": [c[2] for c in cells],
+                "metric": [c[3] for c in cells],
+                "difference": rng.choice([-1.0, 1.0], len(cells)),
+                "significant": benjamini_hochberg(p) < 0.05,
+            }
+        )
         verdicts = claims(frame, pairs, {"abl": "dpo"})
         false_supported += any(c.verdict == "supported" for c in verdicts if not c.text.startswith("Offline"))
         dpo_not_supported += any(c.verdict == "not supported" for c in verdicts)

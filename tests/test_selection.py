@@ -13,9 +13,16 @@ from rlcircuits.errors import InputFormatError
 from rlcircuits.selection import SelectionParams, select_samples
 from script_loader import load_script
 
+
 def _answer(qid: str, correct: bool, prompt_len: int, answer_len: int, offset: int = 0) -> GradedRecord:
-    return GradedRecord.from_json(graded(qid, correct, prompt_token_ids=list(range(prompt_len)),
-                                         answer_token_ids=list(range(offset, offset + answer_len))))
+    return GradedRecord.from_json(
+        graded(
+            qid,
+            correct,
+            prompt_token_ids=list(range(prompt_len)),
+            answer_token_ids=list(range(offset, offset + answer_len)),
+        )
+    )
 
 
 # (id, base correct, rl correct, base prompt len, rl prompt len, base answer len, rl answer len)
@@ -42,8 +49,14 @@ def test_hand_built_example():
     assert result.t_bar == 8.0
     assert result.thresholds["min_mean_length"] == 4 and result.thresholds["max_mean_length"] == 12
     assert result.counts == {
-        "questions": 6, "base_correct": 5, "rl_correct": 6, "both_correct": 5,
-        "equal_prompt_length": 4, "length_window": 3, "balanced": 2, "selected": 1,
+        "questions": 6,
+        "base_correct": 5,
+        "rl_correct": 6,
+        "both_correct": 5,
+        "equal_prompt_length": 4,
+        "length_window": 3,
+        "balanced": 2,
+        "selected": 1,
     }
     random.seed(42)
     expected = random.sample(["q0", "q5"], 1)
@@ -64,7 +77,9 @@ def test_fewer_than_n_takes_all_and_says_so():
 def test_nothing_left_names_pair_and_dataset():
     base = [_answer("a", True, 3, 5)]
     rl = [_answer("a", False, 3, 5)]
-    with pytest.raises(InputFormatError, match="pair mistral, dataset math: no question was answered correctly by both"):
+    with pytest.raises(
+        InputFormatError, match="pair mistral, dataset math: no question was answered correctly by both"
+    ):
         select_samples(base, rl, SelectionParams(), pair="mistral", dataset="math")
     with pytest.raises(InputFormatError, match="pair x, dataset y: no question survives"):
         select_samples([_answer("a", True, 3, 5)], [_answer("a", True, 4, 5)], SelectionParams(), pair="x", dataset="y")
@@ -84,8 +99,20 @@ def test_cli_output_is_what_attribute_reads(tmp_path, capsys):
     cli = load_script("select_samples")
     base, rl = _graded()
     out = tmp_path / "selection" / "p" / "d.json"
-    args = ["--base", str(_write_graded(tmp_path / "b.jsonl", base)), "--rl", str(_write_graded(tmp_path / "r.jsonl", rl)),
-            "--pair", "p", "--dataset", "d", "--n", "2", "--out", str(out)]
+    args = [
+        "--base",
+        str(_write_graded(tmp_path / "b.jsonl", base)),
+        "--rl",
+        str(_write_graded(tmp_path / "r.jsonl", rl)),
+        "--pair",
+        "p",
+        "--dataset",
+        "d",
+        "--n",
+        "2",
+        "--out",
+        str(out),
+    ]
     assert cli.main(args) == 0
     selection = read_selection(out)
     assert selection.t_bar == 8.0 and sorted(s.id for s in selection.samples) == ["q0", "q5"]

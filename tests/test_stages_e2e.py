@@ -6,6 +6,7 @@ question, greedy decoding writes " \\boxed{7}" and then EOS. Questions whose gol
 therefore answered correctly by both models, the others wrongly, so every stage has real work.
 """
 
+import itertools
 import json
 from pathlib import Path
 
@@ -27,9 +28,16 @@ def _bigram_model(folder: Path, seed: int) -> Path:
     """Random layers (scaled down) plus an unembedding that maps each answer character to the next."""
     tokenizer = tiny_tokenizer.build()
     torch.manual_seed(seed)
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=128, intermediate_size=128, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=4, tie_word_embeddings=False,
-                         max_position_embeddings=512)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=128,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=4,
+        tie_word_embeddings=False,
+        max_position_embeddings=512,
+    )
     model = LlamaForCausalLM(config).eval().requires_grad_(False)
     for layer in model.model.layers:
         layer.self_attn.o_proj.weight.mul_(0.05)
@@ -40,7 +48,7 @@ def _bigram_model(folder: Path, seed: int) -> Path:
     unembed.zero_()
     chain = [":", *ANSWER]  # the template ends with "Assistant:"
     ids = [tokenizer.convert_tokens_to_ids(c) for c in chain] + [tokenizer.eos_token_id]
-    for current, following in zip(ids, ids[1:]):
+    for current, following in itertools.pairwise(ids):
         unembed[following] += 4.0 * embed[current] / embed[current].norm()
     return tiny_tokenizer.save_with_model(model, folder)
 
@@ -53,30 +61,104 @@ def _lines(path: Path) -> list[dict]:
 def run(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("stages")
     data = root / "gsm8k.jsonl"
-    data.write_text("".join(
-        json.dumps({"question": f"Question {i}: {'how many apples ' * (i % 3 + 1)}?", "answer": f"steps\n#### {g}"}) + "\n"
-        for i, g in enumerate(GOLDS)
-    ))
+    data.write_text(
+        "".join(
+            json.dumps({"question": f"Question {i}: {'how many apples ' * (i % 3 + 1)}?", "answer": f"steps\n#### {g}"})
+            + "\n"
+            for i, g in enumerate(GOLDS)
+        )
+    )
     run = root / "results" / "e2e"
     generate, grade = load_script("generate"), load_script("grade")
     for role, seed in (("base", 0), ("rl", 1)):
         model = _bigram_model(root / "models" / role, seed)
         generations = run / "generations" / "toy" / role / "gsm8k.jsonl"
-        assert generate.main(["--model", str(model), "--dataset", "gsm8k", "--data-path", str(data),
-                              "--template", "deepseek-math", "--max-new-tokens", "16", "--dtype", "float32",
-                              "--device", "cpu", "--batch-size", "4", "--no-progress", "--out", str(generations)]) == 0
-        assert grade.main(["--generations", str(generations), "--out", str(run / "graded" / "toy" / role / "gsm8k.jsonl"),
-                           "--workers", "2", "--no-progress"]) == 0
-    cells = [arg for role in ("base", "rl") for arg in ("--cell", "toy", role, "gsm8k", str(run / "graded/toy" / role / "gsm8k.jsonl"))]
+        assert (
+            generate.main(
+                [
+                    "--model",
+                    str(model),
+                    "--dataset",
+                    "gsm8k",
+                    "--data-path",
+                    str(data),
+                    "--template",
+                    "deepseek-math",
+                    "--max-new-tokens",
+                    "16",
+                    "--dtype",
+                    "float32",
+                    "--device",
+                    "cpu",
+                    "--batch-size",
+                    "4",
+                    "--no-progress",
+                    "--out",
+                    str(generations),
+                ]
+            )
+            == 0
+        )
+        assert (
+            grade.main(
+                [
+                    "--generations",
+                    str(generations),
+                    "--out",
+                    str(run / "graded" / "toy" / role / "gsm8k.jsonl"),
+                    "--workers",
+                    "2",
+                    "--no-progress",
+                ]
+            )
+            == 0
+        )
+    cells = [
+        arg
+        for role in ("base", "rl")
+        for arg in ("--cell", "toy", role, "gsm8k", str(run / "graded/toy" / role / "gsm8k.jsonl"))
+    ]
     assert load_script("table4").main([*cells, "--out", str(run / "tables" / "table4.csv")]) == 0
-    assert load_script("select_samples").main([
-        "--base", str(run / "graded/toy/base/gsm8k.jsonl"), "--rl", str(run / "graded/toy/rl/gsm8k.jsonl"),
-        "--pair", "toy", "--dataset", "gsm8k", "--n", "3", "--out", str(run / "selection/toy/gsm8k.json")]) == 0
+    assert (
+        load_script("select_samples").main(
+            [
+                "--base",
+                str(run / "graded/toy/base/gsm8k.jsonl"),
+                "--rl",
+                str(run / "graded/toy/rl/gsm8k.jsonl"),
+                "--pair",
+                "toy",
+                "--dataset",
+                "gsm8k",
+                "--n",
+                "3",
+                "--out",
+                str(run / "selection/toy/gsm8k.json"),
+            ]
+        )
+        == 0
+    )
     for role in ("base", "rl"):
-        assert load_script("attribute").main([
-            "--model", str(root / "models" / role), "--selection", str(run / "selection/toy/gsm8k.json"),
-            "--role", role, "--alpha", "0.5", "--dtype", "float32", "--no-progress",
-            "--out", str(run / f"attribution/toy/gsm8k/alpha0.5/{role}.npz")]) == 0
+        assert (
+            load_script("attribute").main(
+                [
+                    "--model",
+                    str(root / "models" / role),
+                    "--selection",
+                    str(run / "selection/toy/gsm8k.json"),
+                    "--role",
+                    role,
+                    "--alpha",
+                    "0.5",
+                    "--dtype",
+                    "float32",
+                    "--no-progress",
+                    "--out",
+                    str(run / f"attribution/toy/gsm8k/alpha0.5/{role}.npz"),
+                ]
+            )
+            == 0
+        )
     return run
 
 

@@ -4,7 +4,13 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from rlcircuits.metrics import complexity_per_sample, correlation_matrix, diversity, intensity_per_sample, kurtosis_per_sample
+from rlcircuits.metrics import (
+    complexity_per_sample,
+    correlation_matrix,
+    diversity,
+    intensity_per_sample,
+    kurtosis_per_sample,
+)
 from rlcircuits.stats import (
     benjamini_hochberg,
     compare,
@@ -29,7 +35,9 @@ def _t3_null(rng, n=QUESTIONS, edges=EDGES):
 def _lognormal_null(rng, n=QUESTIONS, edges=EDGES):
     """Log-normal magnitudes (sigma 1.5) with random signs, question scales from a Pareto(1.5) law."""
     question_scale = 1.0 + rng.pareto(1.5, (n, 1))
-    return [question_scale * rng.lognormal(0.0, 1.5, (n, edges)) * rng.choice([-1.0, 1.0], (n, edges)) for _ in range(2)]
+    return [
+        question_scale * rng.lognormal(0.0, 1.5, (n, edges)) * rng.choice([-1.0, 1.0], (n, edges)) for _ in range(2)
+    ]
 
 
 NULLS = {"t3 x log-normal scales": _t3_null, "log-normal x Pareto scales": _lognormal_null}
@@ -43,7 +51,9 @@ def test_per_question_metrics_hold_their_size_under_heavy_tailed_nulls(null, met
     rejections = 0
     for trial in range(TRIALS):
         base, rl = NULLS[null](rng)
-        rejections += paired_mean(PER_SAMPLE[metric](base), PER_SAMPLE[metric](rl), resamples=199, seed=trial).p_value < 0.05
+        rejections += (
+            paired_mean(PER_SAMPLE[metric](base), PER_SAMPLE[metric](rl), resamples=199, seed=trial).p_value < 0.05
+        )
     assert rejections / TRIALS <= 0.07, rejections
 
 
@@ -74,7 +84,9 @@ def test_direction_estimate_ci_and_p_value_are_about_the_mean():
     gain = 1 + 94 * 0.05 / 6
     rl = base * np.where(np.arange(100) < 94, 0.95, 1.0) + np.where(np.arange(100) < 94, 0.0, (gain - 1) * base.mean())
     result = paired_mean(base, rl, resamples=2999)
-    assert result.difference == pytest.approx(np.mean(rl - base)) and result.rl - result.base == pytest.approx(result.difference)
+    assert result.difference == pytest.approx(np.mean(rl - base)) and result.rl - result.base == pytest.approx(
+        result.difference
+    )
     assert result.ci_low <= result.difference <= result.ci_high and result.ci_low < 0 < result.ci_high
     assert result.p_value > 0.2
     assert stats.wilcoxon(rl, base).pvalue < 1e-6  # the old test's verdict on the same data
@@ -84,8 +96,9 @@ def test_sign_flip_p_matches_scipys_exact_permutation_test():
     rng = np.random.default_rng(17)
     for _ in range(5):
         base, rl = rng.standard_t(3, 10), rng.standard_t(3, 10) + 0.8
-        exact = stats.permutation_test((base, rl), lambda x, y, axis: np.mean(y - x, axis=axis), vectorized=True,
-                                       permutation_type="samples").pvalue  # 2^10 swaps: exact
+        exact = stats.permutation_test(
+            (base, rl), lambda x, y, axis: np.mean(y - x, axis=axis), vectorized=True, permutation_type="samples"
+        ).pvalue  # 2^10 swaps: exact
         assert sign_flip_test(rl - base, resamples=40000, seed=0)(0.0) == pytest.approx(exact, abs=0.01)
 
 
@@ -137,7 +150,7 @@ def test_the_sign_test_rule_over_cells():
     assert consistent_direction(up, flags, 1, 0.05)  # 9 of the 10 that moved went up: one-sided p = 11/1024
     assert not consistent_direction(up, [False] * 11, 1, 0.05)  # no significant cell that way
     assert not consistent_direction(up, [True] * 9 + [True, False], 1, 0.01)  # p = 0.011 > 0.01
-    assert not consistent_direction(up, [True] * 11, 1, 0.05) is False  # 9 significant for, 1 against
+    assert consistent_direction(up, [True] * 11, 1, 0.05) is not False  # 9 significant for, 1 against
     assert not consistent_direction(up, [False] * 9 + [True, False], 1, 0.05)  # significant only against
     assert not consistent_direction(up, flags, -1, 0.05)
     assert not consistent_direction([0, 0], [False, False], 1, 0.05)

@@ -14,7 +14,9 @@ TABLE4 = load_script("table4")
 
 
 def _graded_file(root: Path, model: str, dataset: str, statuses: list[tuple[bool, str]]) -> Path:
-    return write_records(root / model / f"{dataset}.jsonl", [graded(f"q{i}", c, s) for i, (c, s) in enumerate(statuses)])
+    return write_records(
+        root / model / f"{dataset}.jsonl", [graded(f"q{i}", c, s) for i, (c, s) in enumerate(statuses)]
+    )
 
 
 EXPECTED_TABLE4 = (
@@ -35,7 +37,12 @@ def graded_cells(tmp_path) -> list[list[str]]:
     return [
         ["beta", "rl", "gsm8k", str(_graded_file(root, "beta-rl", "gsm8k", [(True, "ok")]))],
         ["alpha", "rl", "gsm8k", str(_graded_file(root, "alpha-rl", "gsm8k", [(True, "ok")] * 3 + [(False, "ok")]))],
-        ["alpha", "base", "math", str(_graded_file(root, "sft", "math", [(True, "ok"), (True, "ok"), (False, "crashed")]))],
+        [
+            "alpha",
+            "base",
+            "math",
+            str(_graded_file(root, "sft", "math", [(True, "ok"), (True, "ok"), (False, "crashed")])),
+        ],
         ["alpha", "base", "gsm8k", str(sft)],
         ["beta", "base", "gsm8k", str(sft)],
     ]
@@ -57,10 +64,16 @@ def test_table4_rows_per_pair_role_dataset_are_sorted_and_byte_stable(tmp_path, 
 @pytest.mark.parametrize(
     ("role", "setup", "message"),
     [
-        ("sft", lambda root: _graded_file(root, "m", "d", [(True, "ok")]),
-         r"cell p/sft/d: role must be one of \('base', 'rl'\)"),
-        ("rl", lambda root: write_records(root / "m" / "d.jsonl", [graded("q", None)]),
-         r"d\.jsonl:1: correct must be true or false"),
+        (
+            "sft",
+            lambda root: _graded_file(root, "m", "d", [(True, "ok")]),
+            r"cell p/sft/d: role must be one of \('base', 'rl'\)",
+        ),
+        (
+            "rl",
+            lambda root: write_records(root / "m" / "d.jsonl", [graded("q", None)]),
+            r"d\.jsonl:1: correct must be true or false",
+        ),
         ("rl", lambda root: _graded_file(root, "m", "d", [(True, "late")]), r"d\.jsonl:1: grade_status must be one of"),
         ("rl", lambda root: _graded_file(root, "m", "d", []), r"d\.jsonl: graded file has no records"),
     ],
@@ -74,8 +87,19 @@ def test_table4_refuses_bad_graded_files(tmp_path, role, setup, message):
 def test_table4_cli_errors(tmp_path, graded_cells, capsys):
     out = tmp_path / "t.csv"
     missing = tmp_path / "nothing.jsonl"
-    err = fails_cleanly(capsys, TABLE4.main, ["--cell", "p", "rl", "d", str(missing), "--out", str(out)], "table4",
-                        "graded file not found")
+    err = fails_cleanly(
+        capsys,
+        TABLE4.main,
+        ["--cell", "p", "rl", "d", str(missing), "--out", str(out)],
+        "table4",
+        "graded file not found",
+    )
     assert err == f"table4: error: {missing}: graded file not found\n"
-    fails_cleanly(capsys, TABLE4.main, [*_cell_args(graded_cells[:1] * 2), "--out", str(out)], "table4",
-                  "Table 4 cell pair/role/dataset beta/rl/gsm8k is given twice", [out])
+    fails_cleanly(
+        capsys,
+        TABLE4.main,
+        [*_cell_args(graded_cells[:1] * 2), "--out", str(out)],
+        "table4",
+        "Table 4 cell pair/role/dataset beta/rl/gsm8k is given twice",
+        [out],
+    )

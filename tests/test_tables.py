@@ -9,28 +9,50 @@ from rlcircuits.tables import TABLE1_COLUMNS, read_cell, table1
 from script_loader import load_script
 
 
-
 def _cell(pair: str, alpha: float, p: float, base: float = 1.0, rl: float = 1.2) -> dict:
-    metric = {"test": "paired role-swap permutation", "base": base, "rl": rl, "difference": rl - base,
-              "ci_low": min(0, rl - base), "ci_high": max(0, rl - base), "p_value": p, "n": 50,
-              "paper": {"base": base / 2, "rl": rl / 4}}
-    return {"pair": pair, "dataset": "math", "alpha": alpha,
-            "metrics": {m: dict(metric) for m in ("intensity", "complexity", "kurtosis", "diversity")}}
+    metric = {
+        "test": "paired role-swap permutation",
+        "base": base,
+        "rl": rl,
+        "difference": rl - base,
+        "ci_low": min(0, rl - base),
+        "ci_high": max(0, rl - base),
+        "p_value": p,
+        "n": 50,
+        "paper": {"base": base / 2, "rl": rl / 4},
+    }
+    return {
+        "pair": pair,
+        "dataset": "math",
+        "alpha": alpha,
+        "metrics": {m: dict(metric) for m in ("intensity", "complexity", "kurtosis", "diversity")},
+    }
 
 
 def test_rows_directions_and_fdr():
-    frame = table1([_cell("qwen25", 0.1, 0.04), _cell("mistral", 0.5, 0.001, rl=0.8)], {"mistral": "PPO", "qwen25": "DPO"})
+    frame = table1(
+        [_cell("qwen25", 0.1, 0.04), _cell("mistral", 0.5, 0.001, rl=0.8)], {"mistral": "PPO", "qwen25": "DPO"}
+    )
     assert list(frame.columns) == list(TABLE1_COLUMNS) and len(frame) == 8
     assert list(frame["pair"]) == ["mistral"] * 4 + ["qwen25"] * 4
     assert list(frame["metric"][:4]) == ["intensity", "complexity", "kurtosis", "diversity"]
     mistral = frame[frame["pair"] == "mistral"].set_index("metric")
     assert mistral.loc["intensity", "relative_change"] == pytest.approx(-0.2)
     # RL went down: only kurtosis (expected to fall) moved as the paper expects.
-    assert mistral["as_expected"].to_dict() == {"intensity": False, "complexity": False, "kurtosis": True, "diversity": False}
+    assert mistral["as_expected"].to_dict() == {
+        "intensity": False,
+        "complexity": False,
+        "kurtosis": True,
+        "diversity": False,
+    }
     assert mistral.loc["intensity", "algorithm"] == "PPO"
     # Both conventions in every row: the paper's normalisation beside ours.
-    assert mistral.loc["intensity", "paper_base"] == 0.5 and mistral.loc["intensity", "paper_relative_change"] == pytest.approx(-0.6)
-    assert mistral.loc["kurtosis", "difference"] == pytest.approx(-0.2) and mistral.loc["kurtosis", "ci_low"] == pytest.approx(-0.2)
+    assert mistral.loc["intensity", "paper_base"] == 0.5 and mistral.loc[
+        "intensity", "paper_relative_change"
+    ] == pytest.approx(-0.6)
+    assert mistral.loc["kurtosis", "difference"] == pytest.approx(-0.2) and mistral.loc[
+        "kurtosis", "ci_low"
+    ] == pytest.approx(-0.2)
     # BH over 8 tests: p 0.001 (x4) -> q 0.002; p 0.04 (x4) -> q 0.04.
     assert mistral["q_value"].tolist() == pytest.approx([0.002] * 4)
     qwen = frame[frame["pair"] == "qwen25"]
@@ -53,11 +75,11 @@ def test_cli_and_bad_files(tmp_path, capsys):
     cell = _cell("a", 0.3, 0.5)
     del cell["metrics"]["kurtosis"]["paper"]
     old.write_text(json.dumps(cell))
-    with pytest.raises(InputFormatError, match="old.json: metrics.kurtosis lacks paper"):
+    with pytest.raises(InputFormatError, match=r"old\.json: metrics\.kurtosis lacks paper"):
         read_cell(old)
     broken = tmp_path / "broken.json"
     broken.write_text(json.dumps({"pair": "x", "dataset": "d", "alpha": 0.1, "metrics": {"intensity": {}}}))
-    with pytest.raises(InputFormatError, match="broken.json: missing metrics complexity, kurtosis, diversity"):
+    with pytest.raises(InputFormatError, match=r"broken\.json: missing metrics complexity, kurtosis, diversity"):
         read_cell(broken)
     argv = ["--metrics", str(broken), "--out", str(tmp_path / "t.csv")]
     fails_cleanly(capsys, cli.main, argv, "tables", "broken.json: missing metrics", [tmp_path / "t.csv"])

@@ -85,11 +85,23 @@ class _Engine:
 
     def output(self, vllm, index: int, prompt: dict):
         token_ids, reason = self.answers.pop(0)
-        completion = vllm.outputs.CompletionOutput(index=0, text="", token_ids=token_ids, cumulative_logprob=None,
-                                                   logprobs=None, finish_reason=reason, stop_reason=None)
-        return vllm.outputs.RequestOutput(request_id=str(index), prompt=None,
-                                          prompt_token_ids=prompt["prompt_token_ids"], prompt_logprobs=None,
-                                          outputs=[completion], finished=True)
+        completion = vllm.outputs.CompletionOutput(
+            index=0,
+            text="",
+            token_ids=token_ids,
+            cumulative_logprob=None,
+            logprobs=None,
+            finish_reason=reason,
+            stop_reason=None,
+        )
+        return vllm.outputs.RequestOutput(
+            request_id=str(index),
+            prompt=None,
+            prompt_token_ids=prompt["prompt_token_ids"],
+            prompt_logprobs=None,
+            outputs=[completion],
+            finished=True,
+        )
 
 
 @pytest.fixture
@@ -99,10 +111,16 @@ def run(vllm, monkeypatch, model_dir, tokenizer, tmp_path):
     def generate(answers, dtype="bfloat16"):
         engine = _Engine(vllm, answers)
         monkeypatch.setattr(vllm, "LLM", engine.llm)
-        settings = GenerationSettings(model=str(model_dir), revision="abc123", dtype=dtype, backend="vllm",
-                                      template="mistral", max_new_tokens=6)
-        records = generate_answers(QUESTIONS, settings, tokenizer=tokenizer, out=tmp_path / f"{dtype}.jsonl",
-                                   load_backend=lambda: open_backend(settings, tokenizer, tensor_parallel_size=2))
+        settings = GenerationSettings(
+            model=str(model_dir), revision="abc123", dtype=dtype, backend="vllm", template="mistral", max_new_tokens=6
+        )
+        records = generate_answers(
+            QUESTIONS,
+            settings,
+            tokenizer=tokenizer,
+            out=tmp_path / f"{dtype}.jsonl",
+            load_backend=lambda: open_backend(settings, tokenizer, tensor_parallel_size=2),
+        )
         return records, engine
 
     return generate
@@ -124,8 +142,13 @@ def test_engine_and_sampling_parameters_are_vllms_own(run, vllm, tokenizer, mode
     eos = ids("</s>")
     records, engine = run([(ids(list("ab")) + [eos], "stop"), (ids(list("abcdef")), "length")])
     assert {k: v for k, v in engine.init.items() if k != "self"} == {
-        "model": str(model_dir), "revision": "abc123", "tokenizer_revision": "abc123", "dtype": "bfloat16",
-        "tensor_parallel_size": 2, "seed": 0}
+        "model": str(model_dir),
+        "revision": "abc123",
+        "tokenizer_revision": "abc123",
+        "dtype": "bfloat16",
+        "tensor_parallel_size": 2,
+        "seed": 0,
+    }
     fields = {field.name for field in dataclasses.fields(vllm.EngineArgs)}
     assert set(engine.init) - {"self"} <= fields, "LLM hands these to EngineArgs, which must know them"
     (call,) = engine.calls

@@ -29,7 +29,9 @@ def test_lint_is_clean(tmp_path):
 
 def test_snakefmt_is_clean():
     snakefmt = str(Path(os.sys.executable).with_name("snakefmt"))
-    done = subprocess.run([snakefmt, "--check", "Snakefile", "rules"], cwd=REPO, capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [snakefmt, "--check", "Snakefile", "rules"], cwd=REPO, capture_output=True, text=True, check=False
+    )
     assert done.returncode == 0, done.stdout + done.stderr
 
 
@@ -112,7 +114,13 @@ def test_use_singularity_runs_jobs_in_the_configured_image_with_nv(tmp_path):
     config.update(run_name="container", device="cpu", container=str(image))
     path = write_config(folder, config)
     done = snakemake(
-        folder, "results/container/preflight.json", "--cores", "1", "--use-singularity", "--configfile", str(path),
+        folder,
+        "results/container/preflight.json",
+        "--cores",
+        "1",
+        "--use-singularity",
+        "--configfile",
+        str(path),
         env={"PATH": f"{fake.parent}:{os.environ['PATH']}"},
     )
     assert done.returncode == 0, done.stdout + done.stderr
@@ -141,7 +149,9 @@ def _model_without_the_inst_tokens(folder: Path) -> Path:
 
 
 def _qa_file(path: Path, questions: list[str]) -> Path:
-    path.write_text("".join(json.dumps({"id": f"q{i}", "question": q, "gold": "1"}) + "\n" for i, q in enumerate(questions)))
+    path.write_text(
+        "".join(json.dumps({"id": f"q{i}", "question": q, "gold": "1"}) + "\n" for i, q in enumerate(questions))
+    )
     return path
 
 
@@ -151,12 +161,23 @@ def test_a_generate_job_failing_on_its_second_dataset_keeps_the_first_for_the_re
     first = _qa_file(tmp_path / "first.jsonl", ["what is one?", "add two and three", "is nine odd?"])
     second = _qa_file(tmp_path / "second.jsonl", ["say one", "INST two"])
     config = paper_config()
-    pair = {**config["pairs"]["deepseek_math"], "max_new_tokens": 4,
-            "base": {"model": str(model)}, "rl": {"model": str(tmp_path / "zoo" / "rl")}}
-    config.update(run_name="resume", device="cpu", pairs={"toy": pair}, figure2={"pair": "toy", "dataset": "first", "alpha": 0.5},
-                  datasets={name: {"source": "local", "format": "qa", "path": str(path)}
-                            for name, path in (("first", first), ("second", second))},
-                  generation={"backend": "transformers", "batch_size": 2, "dtype": "float32", "threads": 1})
+    pair = {
+        **config["pairs"]["deepseek_math"],
+        "max_new_tokens": 4,
+        "base": {"model": str(model)},
+        "rl": {"model": str(tmp_path / "zoo" / "rl")},
+    }
+    config.update(
+        run_name="resume",
+        device="cpu",
+        pairs={"toy": pair},
+        figure2={"pair": "toy", "dataset": "first", "alpha": 0.5},
+        datasets={
+            name: {"source": "local", "format": "qa", "path": str(path)}
+            for name, path in (("first", first), ("second", second))
+        },
+        generation={"backend": "transformers", "batch_size": 2, "dtype": "float32", "threads": 1},
+    )
     path = write_config(folder, config)
     out = folder / "results" / "resume" / "generations" / "sft"
     targets = [str((out / f"{name}.jsonl").relative_to(folder)) for name in ("first", "second")]

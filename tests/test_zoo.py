@@ -92,7 +92,7 @@ def test_split_files_are_qa_records(tmp_path):
 def test_task_errors_are_clear(tmp_path):
     with pytest.raises(ValueError, match="unknown zoo task 'calculus'"):
         make_splits("calculus", 0, 1, 1)
-    with pytest.raises(ValueError, match="task fractions: only .* new train problems exist"):
+    with pytest.raises(ValueError, match=r"task fractions: only .* new train problems exist"):
         make_splits("fractions", 0, 10, 5000)
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"id": "a", "question": "q", "gold": "1", "solution": "s"}\n{"id": "a", "question": "q"}\n')
@@ -115,7 +115,12 @@ CONFIGS = {"llama": LlamaConfig, "mistral": MistralConfig, "qwen2": Qwen2Config}
 def test_tokenizer_is_byte_level_with_bos_and_round_trips():
     tokenizer = build_tokenizer()
     assert len(tokenizer) == 260
-    assert (tokenizer.pad_token_id, tokenizer.bos_token_id, tokenizer.eos_token_id, tokenizer.unk_token_id) == (0, 1, 2, 3)
+    assert (tokenizer.pad_token_id, tokenizer.bos_token_id, tokenizer.eos_token_id, tokenizer.unk_token_id) == (
+        0,
+        1,
+        2,
+        3,
+    )
     for text in TEXTS[:4]:
         ids = tokenizer(text).input_ids
         assert ids[0] == tokenizer.bos_token_id and len(ids) == 1 + len(text.encode("utf-8"))
@@ -130,8 +135,14 @@ def test_tokenizer_is_byte_level_with_bos_and_round_trips():
 def test_every_architecture_loads_exactly_this_tokenizer(tmp_path, architecture):
     """transformers 5 swaps a Qwen2Tokenizer in for model_type qwen2: the encoding must not change."""
     reference = build_tokenizer()
-    config = CONFIGS[architecture](vocab_size=len(reference), hidden_size=16, intermediate_size=32,
-                                   num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=1)
+    config = CONFIGS[architecture](
+        vocab_size=len(reference),
+        hidden_size=16,
+        intermediate_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+    )
     config.save_pretrained(tmp_path)
     reference.save_pretrained(tmp_path)
     loaded = load_tokenizer(str(tmp_path))
@@ -168,7 +179,7 @@ def test_practice_lines_are_true_facts():
         assert len(facts) == 10
         for fact in facts:
             left, right = fact.split("=")
-            assert eval(left) == int(right), fact  # noqa: S307 - digits and one operator, generated above
+            assert eval(left) == int(right), fact
 
 
 # --- training ---------------------------------------------------------------------------------
@@ -178,8 +189,9 @@ TINY_RL = RLSettings(steps=2, prompts_per_step=2, generations=4, max_completion_
 
 
 def _shape(architecture: str) -> ModelShape:
-    return ModelShape(architecture, layers=1, hidden=16, heads=2, kv_heads=1 if architecture != "llama" else 2,
-                      intermediate=32)
+    return ModelShape(
+        architecture, layers=1, hidden=16, heads=2, kv_heads=1 if architecture != "llama" else 2, intermediate=32
+    )
 
 
 @pytest.fixture(scope="module")
@@ -221,13 +233,18 @@ def _assert_loadable_zoo_model(folder: Path, train_files: list[Path]) -> None:
     verify_prenorm(model, find_decoder(model))
     tokenizer = load_tokenizer(str(folder))
     assert tokenizer(TEXTS[0]).input_ids == build_tokenizer()(TEXTS[0]).input_ids
-    settings = GenerationSettings(model=str(folder), revision=None, dtype="float32", backend="transformers",
-                                  template=TEMPLATE, max_new_tokens=6)
+    settings = GenerationSettings(
+        model=str(folder), revision=None, dtype="float32", backend="transformers", template=TEMPLATE, max_new_tokens=6
+    )
     questions = read_tasks(str(train_files[0]).replace("_train", "_test"))[:2]
     records = generate_answers(
-        questions, settings, tokenizer=tokenizer, out=folder.parent / f"{folder.name}.jsonl",
-        load_backend=lambda: TransformersBackend(model, tokenizer, stop_rule(tokenizer, get_template(TEMPLATE).stop,
-                                                                             model.generation_config)),
+        questions,
+        settings,
+        tokenizer=tokenizer,
+        out=folder.parent / f"{folder.name}.jsonl",
+        load_backend=lambda: TransformersBackend(
+            model, tokenizer, stop_rule(tokenizer, get_template(TEMPLATE).stop, model.generation_config)
+        ),
     )
     assert [r.id for r in records] == [q.id for q in questions]
     assert all(r.prompt_token_ids[0] == tokenizer.bos_token_id for r in records)
@@ -251,7 +268,9 @@ def test_sft_retraining_gives_identical_weights(tmp_path, train_files, qwen2_bas
     first, second = _weights(qwen2_base), _weights(tmp_path / "again")
     assert first.keys() == second.keys() and all(torch.equal(first[k], second[k]) for k in first)
     train_sft(_shape("qwen2"), train_files, replace(TINY_SFT, seed=1), tmp_path / "other")
-    assert not torch.equal(first["model.embed_tokens.weight"], _weights(tmp_path / "other")["model.embed_tokens.weight"])
+    assert not torch.equal(
+        first["model.embed_tokens.weight"], _weights(tmp_path / "other")["model.embed_tokens.weight"]
+    )
 
 
 @pytest.mark.slow
@@ -268,7 +287,9 @@ def test_online_algorithms_write_a_loadable_model_folder(tmp_path, train_files, 
     record = train_rl(algorithm, qwen2_base, train_files, TINY_RL, tmp_path / algorithm)
     assert record["stage"] == algorithm and record["base"] == str(qwen2_base)
     _assert_loadable_zoo_model(tmp_path / algorithm, train_files)
-    assert not torch.equal(_weights(qwen2_base)["model.norm.weight"], _weights(tmp_path / algorithm)["model.norm.weight"])
+    assert not torch.equal(
+        _weights(qwen2_base)["model.norm.weight"], _weights(tmp_path / algorithm)["model.norm.weight"]
+    )
 
 
 @pytest.mark.slow
@@ -303,8 +324,20 @@ def test_offline_dpo_without_mixed_samples_is_a_clear_error(tmp_path, train_file
 
 def test_zoo_tasks_cli_writes_both_splits(tmp_path):
     cli = load_script("zoo_tasks")
-    argv = ["--task", "fractions", "--seed", "2", "--n-test", "7", "--n-train", "9",
-            "--test-out", str(tmp_path / "t.jsonl"), "--train-out", str(tmp_path / "tr.jsonl")]
+    argv = [
+        "--task",
+        "fractions",
+        "--seed",
+        "2",
+        "--n-test",
+        "7",
+        "--n-train",
+        "9",
+        "--test-out",
+        str(tmp_path / "t.jsonl"),
+        "--train-out",
+        str(tmp_path / "tr.jsonl"),
+    ]
     assert cli.main(argv) == 0
     assert read_tasks(tmp_path / "t.jsonl") == make_splits("fractions", 2, 7, 9)["test"]
     assert len(read_tasks(tmp_path / "tr.jsonl")) == 9
@@ -314,9 +347,11 @@ def test_zoo_tasks_cli_writes_both_splits(tmp_path):
 @pytest.mark.trl
 def test_the_training_scripts_send_no_telemetry():
     """TRL pings the Hub from every trainer unless huggingface_hub starts with telemetry off."""
-    code = ("import runpy, sys; sys.argv = ['train_rl.py', '--help']\n"
-            "try:\n    runpy.run_path('scripts/train_rl.py', run_name='__main__')\nexcept SystemExit:\n    pass\n"
-            "import huggingface_hub.constants as c; print('telemetry off:', c.HF_HUB_DISABLE_TELEMETRY)")
+    code = (
+        "import runpy, sys; sys.argv = ['train_rl.py', '--help']\n"
+        "try:\n    runpy.run_path('scripts/train_rl.py', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+        "import huggingface_hub.constants as c; print('telemetry off:', c.HF_HUB_DISABLE_TELEMETRY)"
+    )
     env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_DISABLE_TELEMETRY", "HF_HUB_OFFLINE")}
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, check=True)
     assert "telemetry off: True" in done.stdout

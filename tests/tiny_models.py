@@ -16,7 +16,9 @@ VOCAB = 96
 # q/k/v biases for Qwen2, weights large enough that the network is visibly non-linear.
 CONFIGS = {
     "llama": lambda layers: LlamaConfig(num_attention_heads=4, num_key_value_heads=4, **_common(layers)),
-    "mistral": lambda layers: MistralConfig(num_attention_heads=4, num_key_value_heads=2, sliding_window=None, **_common(layers)),
+    "mistral": lambda layers: MistralConfig(
+        num_attention_heads=4, num_key_value_heads=2, sliding_window=None, **_common(layers)
+    ),
     "qwen2": lambda layers: Qwen2Config(num_attention_heads=4, num_key_value_heads=2, **_common(layers)),
 }
 

@@ -48,12 +48,21 @@ def _per_sample(values: np.ndarray, options: MetricOptions, ids: np.ndarray, whe
         correlation_matrix(values)  # diversity needs every sample to vary too
     except DegenerateSample as exc:
         raise InputFormatError(f"{where}: sample {ids[exc.index]!s} {exc.reason}") from None
-    return {"intensity": intensity_per_sample(values), "complexity": complexity_per_sample(values, options),
-            "kurtosis": kurtosis}
+    return {
+        "intensity": intensity_per_sample(values),
+        "complexity": complexity_per_sample(values, options),
+        "kurtosis": kurtosis,
+    }
 
 
-def paper_convention(base_scores: np.ndarray, rl_scores: np.ndarray, mask: np.ndarray, options: MetricOptions,
-                     ids: np.ndarray, label: str) -> dict[str, dict[str, float]]:
+def paper_convention(
+    base_scores: np.ndarray,
+    rl_scores: np.ndarray,
+    mask: np.ndarray,
+    options: MetricOptions,
+    ids: np.ndarray,
+    label: str,
+) -> dict[str, dict[str, float]]:
     """Base and RL values in the paper's normalisation (full matrices, pooled [min, max] histogram)."""
     result: dict[str, dict[str, float]] = {name: {} for name in EXPECTED_DIRECTION}
     for role, scores in (("base", base_scores), ("rl", rl_scores)):
@@ -106,8 +115,7 @@ def analyze_cell(
             "loss": {"base": base.losses.tolist(), "rl": rl.losses.tolist()},
         },
         "output_edge_entropy": {
-            role: _nullable(output_edge_entropy(record.scores, mask))
-            for role, record in (("base", base), ("rl", rl))
+            role: _nullable(output_edge_entropy(record.scores, mask)) for role, record in (("base", base), ("rl", rl))
         },
         "relative_edge_change": [_nullable(row) for row in change],
         "undefined_edge_changes": int((mask & np.isnan(change)).sum()),

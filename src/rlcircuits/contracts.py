@@ -250,10 +250,12 @@ def read_selection(path: str | Path) -> Selection:
         roles = {}
         for role in ROLES:
             tokens = _require(raw, role, where, path)
-            roles[role] = RoleTokens(*(
-                _token_ids(_require(tokens, key, f"{where}{role}.", path), f"{path}: {where}{role}.{key}")
-                for key in ("prompt_token_ids", "answer_token_ids")
-            ))
+            roles[role] = RoleTokens(
+                *(
+                    _token_ids(_require(tokens, key, f"{where}{role}.", path), f"{path}: {where}{role}.{key}")
+                    for key in ("prompt_token_ids", "answer_token_ids")
+                )
+            )
         samples.append(SelectedSample(id=str(_require(raw, "id", where, path)), **roles))
     ids = [sample.id for sample in samples]
     if len(set(ids)) != len(ids):
@@ -267,8 +269,13 @@ def read_selection(path: str | Path) -> Selection:
         if bad:
             raise InputFormatError(f"{path}: {group}.{bad[0]} must be a number")
     return Selection(
-        pair=data["pair"], dataset=data["dataset"], t_bar=float(t_bar), thresholds=data["thresholds"],
-        counts=data["counts"], fewer_than_n=data["fewer_than_n"], samples=tuple(samples),
+        pair=data["pair"],
+        dataset=data["dataset"],
+        t_bar=float(t_bar),
+        thresholds=data["thresholds"],
+        counts=data["counts"],
+        fewer_than_n=data["fewer_than_n"],
+        samples=tuple(samples),
     )
 
 
@@ -357,6 +364,4 @@ def load_attribution(path: str | Path) -> AttributionFile:
         arrays = {key: data[key] for key in _REQUIRED_ARRAYS}
         optional = {key: data[key] for key in _OPTIONAL_ARRAYS if key in data.files}
     scalars = {key: value.item() for key, value in optional.items() if key != "n_targets"}
-    return AttributionFile(
-        **{**arrays, "t_cut": int(arrays["t_cut"])}, n_targets=optional.get("n_targets"), **scalars
-    )
+    return AttributionFile(**{**arrays, "t_cut": int(arrays["t_cut"])}, n_targets=optional.get("n_targets"), **scalars)

@@ -39,9 +39,7 @@ MATH_SUBJECTS = (
     "precalculus",
 )
 COLLEGE_MATH_COMMIT = "a45202bd16f1ec06f433442dc1152d0074773465"
-COLLEGE_MATH_URL = (
-    f"https://raw.githubusercontent.com/QwenLM/Qwen2.5-Math/{COLLEGE_MATH_COMMIT}/evaluation/data/college_math/test.jsonl"
-)
+COLLEGE_MATH_URL = f"https://raw.githubusercontent.com/QwenLM/Qwen2.5-Math/{COLLEGE_MATH_COMMIT}/evaluation/data/college_math/test.jsonl"
 COLLEGE_MATH_SHA256 = "91131bc4a355b884fc63ef7c4f048c35adb030004a4cb07b1475698f120aa4a6"
 
 
@@ -87,11 +85,15 @@ def _math500(record: Any, _index: int, where: str) -> Question:
 
 
 def _college_math(record: Any, index: int, where: str) -> Question:
-    return Question(f"college_math-{index:04d}", _field(record, "question", where), _field(record, "answer", where).strip())
+    return Question(
+        f"college_math-{index:04d}", _field(record, "question", where), _field(record, "answer", where).strip()
+    )
 
 
 def _qa(record: Any, _index: int, where: str) -> Question:
-    return Question(_field(record, "id", where), _field(record, "question", where), _field(record, "gold", where).strip())
+    return Question(
+        _field(record, "id", where), _field(record, "question", where), _field(record, "gold", where).strip()
+    )
 
 
 _PARSERS: dict[str, Callable[[Any, int, str], Question]] = {
@@ -143,7 +145,7 @@ def fetch_college_math(dest: Path, url: str = COLLEGE_MATH_URL, sha256: str = CO
     with tempfile.NamedTemporaryFile(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp", delete=False) as tmp:
         tmp_path = Path(tmp.name)
         try:
-            with urllib.request.urlopen(url, timeout=60) as response:  # noqa: S310 - pinned https URL
+            with urllib.request.urlopen(url, timeout=60) as response:
                 for block in iter(lambda: response.read(1 << 20), b""):
                     tmp.write(block)
         except OSError as exc:

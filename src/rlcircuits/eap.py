@@ -279,7 +279,9 @@ def _contract(sources: torch.Tensor, grads: torch.Tensor, acc_dtype: torch.dtype
     scores = torch.zeros(n_rows, n_src, n_dst, dtype=acc_dtype, device=sources.device)
     for start in range(0, flat_o.shape[-1], block):
         stop = start + block
-        scores -= torch.bmm(flat_o[..., start:stop].to(acc_dtype), flat_g[..., start:stop].to(acc_dtype).transpose(1, 2))
+        scores -= torch.bmm(
+            flat_o[..., start:stop].to(acc_dtype), flat_g[..., start:stop].to(acc_dtype).transpose(1, 2)
+        )
     return scores
 
 

@@ -14,11 +14,11 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.colors import TwoSlopeNorm  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.colors import TwoSlopeNorm
 
-from rlcircuits.files import atomic_output  # noqa: E402
+from rlcircuits.files import atomic_output
 
 # Fixed metadata so that reruns write byte-identical files.
 _SVG_METADATA = {"Date": None, "Creator": "rlcircuits"}
@@ -55,8 +55,11 @@ def relative_change_heatmap(cell: Mapping[str, Any]) -> plt.Figure:
     figure, axes = plt.subplots(figsize=(width, height))
     cmap = plt.get_cmap("RdBu_r").with_extremes(bad="#d9d9d9")
     image = axes.imshow(
-        np.ma.masked_invalid(change), cmap=cmap, norm=TwoSlopeNorm(vmin=-bound, vcenter=0.0, vmax=bound),
-        aspect="auto", interpolation="nearest",
+        np.ma.masked_invalid(change),
+        cmap=cmap,
+        norm=TwoSlopeNorm(vmin=-bound, vcenter=0.0, vmax=bound),
+        aspect="auto",
+        interpolation="nearest",
     )
     step_x, step_y = _tick_step(len(dst)), _tick_step(len(src))
     axes.set_xticks(range(0, len(dst), step_x), dst[::step_x], rotation=90, fontsize=7)
@@ -105,12 +108,16 @@ def diversity_bars(cells: Sequence[Mapping[str, Any]], excluded: Sequence[str] =
     """
     ordered = sorted(cells, key=lambda c: (c["pair"], c["dataset"], float(c["alpha"])))
     changes = np.array([100.0 * _relative(c["metrics"]["diversity"]) for c in ordered])
-    labels = [f"{c['pair']} · {c['dataset']} · α={c['alpha']}"
-              + (" (ablation, not counted)" if c["pair"] in excluded else "") for c in ordered]
+    labels = [
+        f"{c['pair']} · {c['dataset']} · α={c['alpha']}" + (" (ablation, not counted)" if c["pair"] in excluded else "")
+        for c in ordered
+    ]
     improved, total, mean = diversity_summary([c for c in ordered if c["pair"] not in excluded])
     figure, axes = plt.subplots(figsize=(8.0, 1.5 + 0.22 * len(ordered)))
-    colours = ["#999999" if c["pair"] in excluded else "#2166ac" if change > 0 else "#b2182b"
-               for c, change in zip(ordered, changes, strict=True)]
+    colours = [
+        "#999999" if c["pair"] in excluded else "#2166ac" if change > 0 else "#b2182b"
+        for c, change in zip(ordered, changes, strict=True)
+    ]
     axes.barh(range(len(ordered)), changes, color=colours)
     axes.set_yticks(range(len(ordered)), labels, fontsize=7)
     axes.invert_yaxis()
@@ -174,8 +181,9 @@ def output_entropy_lines(cells: Sequence[Mapping[str, Any]], average: bool = Fal
             axes_row.plot(range(len(names)), change, marker="o", markersize=3, linewidth=1, label=label)
         axes_row.axhline(0.0, color="black", linewidth=0.6)
         axes_row.margins(x=0.03, y=0.3)
-        tops = [(label, found) for label, change in zip(labels, changes, strict=True)
-                if (found := _largest(names, change))]
+        tops = [
+            (label, found) for label, change in zip(labels, changes, strict=True) if (found := _largest(names, change))
+        ]
         if tops:
             label, (node, top) = max(tops, key=lambda item: item[1][1])
             axes_row.set_title(f"{pair}: largest change {node} ({label}) {top:+.1f}%", fontsize=9)

@@ -48,8 +48,11 @@ def _names(identities: list[tuple[str, str | None]]) -> list[str]:
     local = [model for model, revision in identities if revision is None]
     root = os.path.commonpath([os.path.dirname(os.path.abspath(m)) for m in local]) if local else ""
     names = [
-        os.path.relpath(os.path.abspath(model), root) if revision is None
-        else model if revision == DEFAULT_REVISION else f"{model}@{revision}"
+        os.path.relpath(os.path.abspath(model), root)
+        if revision is None
+        else model
+        if revision == DEFAULT_REVISION
+        else f"{model}@{revision}"
         for model, revision in identities
     ]
     for index, name in enumerate(names):

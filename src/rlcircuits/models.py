@@ -253,7 +253,11 @@ def verify_prenorm(model: nn.Module, parts: DecoderParts, probe_tokens: int = 4)
             f"{parts.architecture}: non-finite activations in a 4-token probe (first at {sorted(broken)[0]}); "
             "check the model weights"
         )
-    tol = {"atol": 1e-2, "rtol": 1e-2} if embeds.dtype in (torch.bfloat16, torch.float16) else {"atol": 1e-5, "rtol": 1e-5}
+    tol = (
+        {"atol": 1e-2, "rtol": 1e-2}
+        if embeds.dtype in (torch.bfloat16, torch.float16)
+        else {"atol": 1e-5, "rtol": 1e-5}
+    )
 
     def require(ok: bool, what: str) -> None:
         if not ok:

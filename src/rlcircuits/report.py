@@ -24,8 +24,8 @@ import numpy as np
 import pandas as pd
 
 from rlcircuits.analysis import EXPECTED_DIRECTION
-from rlcircuits.stats import consistent_direction, fewest_cells
 from rlcircuits.contracts import ROLES
+from rlcircuits.stats import consistent_direction, fewest_cells
 from rlcircuits.tables import METRICS
 
 CLAIMS = (
@@ -34,7 +34,20 @@ CLAIMS = (
     ("kurtosis", "Online RL lowers distribution kurtosis"),
     ("diversity", "Online RL raises inter-sample diversity"),
 )
-PACKAGES = ("rlcircuits", "torch", "transformers", "numpy", "scipy", "pandas", "matplotlib", "math-verify", "jinja2", "snakemake", "trl", "vllm")
+PACKAGES = (
+    "rlcircuits",
+    "torch",
+    "transformers",
+    "numpy",
+    "scipy",
+    "pandas",
+    "matplotlib",
+    "math-verify",
+    "jinja2",
+    "snakemake",
+    "trl",
+    "vllm",
+)
 
 
 SIGNIFICANCE = 0.05  # family-wise level of the claims table's sign tests (Bonferroni over its rows)
@@ -82,8 +95,14 @@ def claims(table1: pd.DataFrame, online: Mapping[str, bool], ablations: Mapping[
         rows = table1[table1["pair"] == pair]
         algorithm = rows["algorithm"].iloc[0] if not rows.empty else pair
         mode = "online" if online.get(pair, False) else "offline"
-        specs.append((f"Ablation {pair}: {algorithm} from {varied}'s SFT model ({mode} sampling the only difference) "
-                      "moves the metrics as online RL does", rows, True))
+        specs.append(
+            (
+                f"Ablation {pair}: {algorithm} from {varied}'s SFT model ({mode} sampling the only difference) "
+                "moves the metrics as online RL does",
+                rows,
+                True,
+            )
+        )
     level = SIGNIFICANCE / len(specs)
     return [_claim(text, rows, like_online, level) for text, rows, like_online in specs]
 
@@ -96,8 +115,12 @@ def _claim(text: str, rows: pd.DataFrame, like_online: bool, level: float) -> Cl
     significant = rows["significant"].to_numpy(dtype=bool)
     claimed = 1 if like_online else -1
     several_metrics = rows["metric"].nunique() > 1
-    labels = [f"{r.pair}/{r.dataset}/α={r.alpha:g}" + (f" {r.metric}" if several_metrics else "")
-              + ("*" if r.significant else "") for r in rows.itertuples()]
+    labels = [
+        f"{r.pair}/{r.dataset}/α={r.alpha:g}"
+        + (f" {r.metric}" if several_metrics else "")
+        + ("*" if r.significant else "")
+        for r in rows.itertuples()
+    ]
     online_like = consistent_direction(aligned, significant, 1, level)
     if like_online:
         against = consistent_direction(aligned, significant, -1, level)
@@ -107,8 +130,12 @@ def _claim(text: str, rows: pd.DataFrame, like_online: bool, level: float) -> Cl
     if verdict in ("inconclusive", "supported") and (aligned != 0).sum() < fewest_cells(level):
         verdict = "too few cells"
     return Claim(
-        text, verdict, len(rows), int((aligned == claimed).sum()),
-        int((significant & (aligned == claimed)).sum()), int((significant & (aligned == -claimed)).sum()),
+        text,
+        verdict,
+        len(rows),
+        int((aligned == claimed).sum()),
+        int((significant & (aligned == claimed)).sum()),
+        int((significant & (aligned == -claimed)).sum()),
         tuple(label for label, a in zip(labels, aligned, strict=True) if a == claimed),
         tuple(label for label, a in zip(labels, aligned, strict=True) if a != claimed),
     )
@@ -140,19 +167,38 @@ def table1_rows(
                 continue
             r = found.iloc[0]
             metrics[metric] = {
-                "base": _format(r["base"]), "rl": _format(r["rl"]), "change": _percent(r["relative_change"]),
-                "ci": f"[{_format(r['ci_low'])}, {_format(r['ci_high'])}]", "difference": _format(r["difference"]),
-                "p": _format(r["p_value"]), "q": _format(r["q_value"]),
-                "significant": bool(r["significant"]), "as_expected": bool(r["as_expected"]),
+                "base": _format(r["base"]),
+                "rl": _format(r["rl"]),
+                "change": _percent(r["relative_change"]),
+                "ci": f"[{_format(r['ci_low'])}, {_format(r['ci_high'])}]",
+                "difference": _format(r["difference"]),
+                "p": _format(r["p_value"]),
+                "q": _format(r["q_value"]),
+                "significant": bool(r["significant"]),
+                "as_expected": bool(r["as_expected"]),
                 "paper_convention": f"{_format(r['paper_base'])} → {_format(r['paper_rl'])} "
                 f"({_percent(r['paper_relative_change'])})",
-                "paper": None if ref is None else f"{_format(ref['base'])} → {_format(ref['rl'])} "
+                "paper": None
+                if ref is None
+                else f"{_format(ref['base'])} → {_format(ref['rl'])} "
                 f"({_percent((ref['rl'] - ref['base']) / abs(ref['base']))})",
             }
         algorithm = cell["algorithm"].iloc[0] if not cell.empty else ""
-        rows.append({"pair": pair, "algorithm": algorithm, "dataset": dataset, "alpha": f"{alpha:g}",
-                     "missing": cell.empty, "metrics": metrics})
+        rows.append(
+            {
+                "pair": pair,
+                "algorithm": algorithm,
+                "dataset": dataset,
+                "alpha": f"{alpha:g}",
+                "missing": cell.empty,
+                "metrics": metrics,
+            }
+        )
     return rows
+
+
+def _accuracy(row: Mapping[str, Any]) -> str:
+    return f"{row['accuracy_pct']:.1f}% ({int(row['n_correct'])}/{int(row['n'])})"
 
 
 def table4_rows(table4: pd.DataFrame | None, reference: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -163,12 +209,14 @@ def table4_rows(table4: pd.DataFrame | None, reference: Mapping[str, Any]) -> li
     for (pair, dataset), group in table4.groupby(["pair", "dataset"], sort=True):
         by_role = {r["role"]: r for _, r in group.iterrows()}
         ref = reference.get(dataset, {}).get(pair)
-        rows.append({
-            "pair": pair, "dataset": dataset,
-            **{role: (f"{by_role[role]['accuracy_pct']:.1f}% ({int(by_role[role]['n_correct'])}/{int(by_role[role]['n'])})"
-                      if role in by_role else "missing") for role in ROLES},
-            "paper": None if ref is None else f"{ref['base']:.1f}% → {ref['rl']:.1f}%",
-        })
+        rows.append(
+            {
+                "pair": pair,
+                "dataset": dataset,
+                **{role: _accuracy(by_role[role]) if role in by_role else "missing" for role in ROLES},
+                "paper": None if ref is None else f"{ref['base']:.1f}% → {ref['rl']:.1f}%",
+            }
+        )
     return rows
 
 
@@ -176,12 +224,17 @@ def selection_rows(selections: Sequence[Mapping[str, Any]], alphas: Sequence[flo
     """Counts after each selection filter, T_bar and T_cut per alpha."""
     rows = []
     for record in sorted(selections, key=lambda r: (r["pair"], r["dataset"])):
-        rows.append({
-            "pair": record["pair"], "dataset": record["dataset"], "t_bar": f"{record['t_bar']:.1f}",
-            "counts": record["counts"], "fewer_than_n": record.get("fewer_than_n", False),
-            "n": record["thresholds"]["n"],
-            "t_cut": {f"{a:g}": max(int(a * record["t_bar"]), 1) for a in alphas},
-        })
+        rows.append(
+            {
+                "pair": record["pair"],
+                "dataset": record["dataset"],
+                "t_bar": f"{record['t_bar']:.1f}",
+                "counts": record["counts"],
+                "fewer_than_n": record.get("fewer_than_n", False),
+                "n": record["thresholds"]["n"],
+                "t_cut": {f"{a:g}": max(int(a * record["t_bar"]), 1) for a in alphas},
+            }
+        )
     return rows
 
 
@@ -201,19 +254,34 @@ def provenance(config: Mapping[str, Any], benchmarks: Path | None, revisions: Ma
         except importlib.metadata.PackageNotFoundError:
             versions[package] = "not installed"
     try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True,
-                                cwd=Path(__file__).parent).stdout.strip()
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True, cwd=Path(__file__).parent
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         commit = "unknown (not a git checkout)"
     models = [
-        {"pair": pair, "role": role, "model": spec[role]["model"], "revision": spec[role].get("revision", ""),
-         "resolved": revisions.get(spec[role]["model"], "not recorded")}
-        for pair, spec in config.get("pairs", {}).items() for role in ROLES
+        {
+            "pair": pair,
+            "role": role,
+            "model": spec[role]["model"],
+            "revision": spec[role].get("revision", ""),
+            "resolved": revisions.get(spec[role]["model"], "not recorded"),
+        }
+        for pair, spec in config.get("pairs", {}).items()
+        for role in ROLES
     ]
     return {
-        "versions": versions, "commit": commit, "models": models, "stage_times": stage_times(benchmarks),
-        "hardware": {"machine": platform.machine(), "processor": platform.processor() or "unknown",
-                     "cpus": os.cpu_count(), "python": platform.python_version(), "gpu": _gpu_name()},
+        "versions": versions,
+        "commit": commit,
+        "models": models,
+        "stage_times": stage_times(benchmarks),
+        "hardware": {
+            "machine": platform.machine(),
+            "processor": platform.processor() or "unknown",
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "gpu": _gpu_name(),
+        },
         "config": json.dumps(config, indent=1, sort_keys=True, default=str),
     }
 
@@ -245,11 +313,14 @@ def analysis_settings(cells: Sequence[Mapping[str, Any]]) -> dict[str, str]:
     """
     found: dict[str, set[str]] = {}
     for cell in cells:
-        values = {**{k: str(v) for k, v in cell.get("options", {}).items()},
-                  "resamples": str(cell.get("resamples", "not recorded")),
-                  "seed": str(cell.get("seed", "not recorded")),
-                  "test": "; ".join(f"{name}: {result.get('test', 'not recorded')}"
-                                    for name, result in cell["metrics"].items())}
+        values = {
+            **{k: str(v) for k, v in cell.get("options", {}).items()},
+            "resamples": str(cell.get("resamples", "not recorded")),
+            "seed": str(cell.get("seed", "not recorded")),
+            "test": "; ".join(
+                f"{name}: {result.get('test', 'not recorded')}" for name, result in cell["metrics"].items()
+            ),
+        }
         for key, value in values.items():
             found.setdefault(key, set()).add(value)
     return {key: " / ".join(sorted(values)) for key, values in found.items()}
@@ -280,8 +351,11 @@ class ReportInputs:
 def render(inputs: ReportInputs, templates: Path) -> str:
     """The report page as a string (autoescaped Jinja2, CSS inlined)."""
     environment = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(templates), autoescape=True, undefined=jinja2.StrictUndefined,
-        trim_blocks=True, lstrip_blocks=True,
+        loader=jinja2.FileSystemLoader(templates),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
     )
     return environment.get_template("index.html.j2").render(
         run_name=inputs.run_name,

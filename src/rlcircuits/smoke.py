@@ -19,6 +19,7 @@ from rlcircuits import __version__
 from rlcircuits.eap import attribute, truncated_loss_input
 
 _LAYERS = 2
+_REAL_EDGES = 4 * _LAYERS**2 + 3 * _LAYERS + 1  # the paper layout's count (DESIGN §2)
 _PACKAGES = ("torch", "transformers", "vllm")
 
 
@@ -36,18 +37,24 @@ def _versions() -> str:
 def run() -> list[str]:
     """Attribute one sample on CPU; the failed checks (an empty list when the engine works)."""
     torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=64, hidden_size=16, intermediate_size=32, num_hidden_layers=_LAYERS,
-                         num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=64)
+    config = LlamaConfig(
+        vocab_size=64,
+        hidden_size=16,
+        intermediate_size=32,
+        num_hidden_layers=_LAYERS,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        max_position_embeddings=64,
+    )
     model = LlamaForCausalLM(config).eval()
     sample = truncated_loss_input("smoke", prompt_ids=[1, 5, 9, 13], answer_ids=[21, 34, 55, 2], t_cut=3)
     result = attribute(model, [sample], layout="paper")
     scores, mask = result.scores, result.graph.edge_mask
     checks = {
-        f"scores shape {scores.shape}, expected (1, {2 * _LAYERS + 1}, {4 * _LAYERS + 1})":
-            scores.shape == (1, 2 * _LAYERS + 1, 4 * _LAYERS + 1),
+        f"scores shape {scores.shape}, expected (1, {2 * _LAYERS + 1}, {4 * _LAYERS + 1})": scores.shape
+        == (1, 2 * _LAYERS + 1, 4 * _LAYERS + 1),
         f"scores dtype {scores.dtype}, expected float32": scores.dtype == np.float32,
-        f"{result.graph.n_edges} real edges, expected 4L²+3L+1 = {4 * _LAYERS**2 + 3 * _LAYERS + 1}":
-            result.graph.n_edges == 4 * _LAYERS**2 + 3 * _LAYERS + 1,
+        f"{result.graph.n_edges} real edges, expected 4L²+3L+1 = {_REAL_EDGES}": result.graph.n_edges == _REAL_EDGES,
         "scores are finite": bool(np.isfinite(scores).all()),
         "scores are zero off the real edges": not scores[0][~mask].any(),
         "scores are not all zero on the real edges": bool(scores[0][mask].any()),
@@ -62,8 +69,10 @@ def main() -> int:
     for name in failed:
         print(f"smoke: FAILED: {name}", file=sys.stderr)
     if not failed:
-        print(f"smoke: OK: attributed one sample of a random {_LAYERS}-layer Llama "
-              f"({4 * _LAYERS**2 + 3 * _LAYERS + 1} edges)")
+        print(
+            f"smoke: OK: attributed one sample of a random {_LAYERS}-layer Llama "
+            f"({4 * _LAYERS**2 + 3 * _LAYERS + 1} edges)"
+        )
     return 1 if failed else 0
 
 

@@ -72,8 +72,14 @@ def compare(group_statistic: GroupStatistic, n: int, *, resamples: int, seed: in
     estimate = rl_value - base_value
     rng = np.random.default_rng(seed)
     permuted = stats.permutation_test(
-        (base_index, rl_index), difference, permutation_type="samples", vectorized=True,
-        n_resamples=resamples, alternative="two-sided", random_state=rng, batch=256,
+        (base_index, rl_index),
+        difference,
+        permutation_type="samples",
+        vectorized=True,
+        n_resamples=resamples,
+        alternative="two-sided",
+        random_state=rng,
+        batch=256,
     )
     p_value = float(min(1.0, permuted.pvalue))
     low, high = _bootstrap_ci(difference, base_index, rl_index, estimate, resamples, rng)
@@ -81,15 +87,25 @@ def compare(group_statistic: GroupStatistic, n: int, *, resamples: int, seed: in
 
 
 def _bootstrap_ci(
-    difference: Callable[..., np.ndarray], base_index: np.ndarray, rl_index: np.ndarray, estimate: float,
-    resamples: int, rng: np.random.Generator,
+    difference: Callable[..., np.ndarray],
+    base_index: np.ndarray,
+    rl_index: np.ndarray,
+    estimate: float,
+    resamples: int,
+    rng: np.random.Generator,
 ) -> tuple[float, float]:
     """Paired BCa interval; a statistic that no resample moves has the point interval."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", stats.DegenerateDataWarning)  # handled below
         interval = stats.bootstrap(
-            (base_index, rl_index), difference, paired=True, vectorized=True, n_resamples=resamples,
-            method="BCa", random_state=rng, batch=256,
+            (base_index, rl_index),
+            difference,
+            paired=True,
+            vectorized=True,
+            n_resamples=resamples,
+            method="BCa",
+            random_state=rng,
+            batch=256,
         ).confidence_interval
     if not (np.isfinite(interval.low) and np.isfinite(interval.high)):
         return estimate, estimate

@@ -25,9 +25,27 @@ from rlcircuits.stats import benjamini_hochberg
 METRICS = ("intensity", "complexity", "kurtosis", "diversity")
 SIGNIFICANCE_LEVEL = 0.05
 TABLE1_COLUMNS = (
-    "pair", "algorithm", "dataset", "alpha", "metric", "n", "base", "rl", "difference", "ci_low", "ci_high",
-    "relative_change", "expected", "as_expected", "test", "p_value", "q_value", "significant",
-    "paper_base", "paper_rl", "paper_relative_change",
+    "pair",
+    "algorithm",
+    "dataset",
+    "alpha",
+    "metric",
+    "n",
+    "base",
+    "rl",
+    "difference",
+    "ci_low",
+    "ci_high",
+    "relative_change",
+    "expected",
+    "as_expected",
+    "test",
+    "p_value",
+    "q_value",
+    "significant",
+    "paper_base",
+    "paper_rl",
+    "paper_relative_change",
 )
 RESULT_KEYS = ("test", "base", "rl", "difference", "ci_low", "ci_high", "p_value", "n", "paper")
 
@@ -62,23 +80,25 @@ def table1(cells: Iterable[Mapping[str, Any]], algorithms: Mapping[str, str]) ->
         for metric in METRICS:
             result = cell["metrics"][metric]
             paper = result["paper"]
-            rows.append({
-                "pair": cell["pair"],
-                "algorithm": algorithms.get(cell["pair"], "unknown"),
-                "dataset": cell["dataset"],
-                "alpha": float(cell["alpha"]),
-                "metric": metric,
-                "n": result["n"],
-                **{key: result[key] for key in ("base", "rl", "difference", "ci_low", "ci_high")},
-                "relative_change": _relative(result["base"], result["rl"]),
-                "expected": "up" if EXPECTED_DIRECTION[metric] > 0 else "down",
-                "as_expected": bool(np.sign(result["difference"]) == EXPECTED_DIRECTION[metric]),
-                "test": result["test"],
-                "p_value": result["p_value"],
-                "paper_base": paper["base"],
-                "paper_rl": paper["rl"],
-                "paper_relative_change": _relative(paper["base"], paper["rl"]),
-            })
+            rows.append(
+                {
+                    "pair": cell["pair"],
+                    "algorithm": algorithms.get(cell["pair"], "unknown"),
+                    "dataset": cell["dataset"],
+                    "alpha": float(cell["alpha"]),
+                    "metric": metric,
+                    "n": result["n"],
+                    **{key: result[key] for key in ("base", "rl", "difference", "ci_low", "ci_high")},
+                    "relative_change": _relative(result["base"], result["rl"]),
+                    "expected": "up" if EXPECTED_DIRECTION[metric] > 0 else "down",
+                    "as_expected": bool(np.sign(result["difference"]) == EXPECTED_DIRECTION[metric]),
+                    "test": result["test"],
+                    "p_value": result["p_value"],
+                    "paper_base": paper["base"],
+                    "paper_rl": paper["rl"],
+                    "paper_relative_change": _relative(paper["base"], paper["rl"]),
+                }
+            )
     frame = pd.DataFrame(rows, columns=[c for c in TABLE1_COLUMNS if c not in ("q_value", "significant")])
     frame["q_value"] = benjamini_hochberg(frame["p_value"].to_numpy()) if len(frame) else []
     frame["significant"] = frame["q_value"] < SIGNIFICANCE_LEVEL
@@ -114,9 +134,15 @@ def _accuracy_row(pair: str, role: str, dataset: str, path: Path) -> dict[str, A
     statuses = [record.grade_status for record in records]
     n_correct = sum(record.correct for record in records)
     return {
-        "pair": pair, "role": role, "dataset": dataset, "n": len(records), "n_correct": n_correct,
-        "accuracy_pct": 100.0 * n_correct / len(records), "no_answer": statuses.count("no_answer"),
-        "timeouts": statuses.count("timeout"), "crashed": statuses.count("crashed"),
+        "pair": pair,
+        "role": role,
+        "dataset": dataset,
+        "n": len(records),
+        "n_correct": n_correct,
+        "accuracy_pct": 100.0 * n_correct / len(records),
+        "no_answer": statuses.count("no_answer"),
+        "timeouts": statuses.count("timeout"),
+        "crashed": statuses.count("crashed"),
     }
 
 

@@ -172,7 +172,9 @@ def _answer(
     progress: str | None,
 ) -> None:
     """Generate batch by batch, checkpointing each batch before the next one starts; ``progress`` labels the bar."""
-    bar = tqdm(total=len(done) + len(pending), initial=len(done), unit="question", desc=progress, disable=progress is None)
+    bar = tqdm(
+        total=len(done) + len(pending), initial=len(done), unit="question", desc=progress, disable=progress is None
+    )
     started, tokens = time.perf_counter(), 0
     for start in range(0, len(pending), batch_size):
         batch = pending[start : start + batch_size]

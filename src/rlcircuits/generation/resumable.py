@@ -125,7 +125,9 @@ class PartialFile:
         """The record, or None if its question is not in this run."""
         where = f"{self.path}:{lineno}"
         if isinstance(record, dict) and set(record) != set(GENERATION_KEYS):
-            raise InputFormatError(f"{where}: expected a record with keys {', '.join(GENERATION_KEYS)}, got {sorted(record)}")
+            raise InputFormatError(
+                f"{where}: expected a record with keys {', '.join(GENERATION_KEYS)}, got {sorted(record)}"
+            )
         parsed = parse_record(record, GenerationRecord, where)
         if parsed.id not in expected:
             return None

@@ -63,9 +63,9 @@ def _equations_as_values(expr: Any, top: bool = True) -> Any:
     expression, as math-verify itself reads a gold assignment against a plain value. Not inside
     sets, whose names tell x = 1, y = 2 from x = 2, y = 1.
     """
-    if isinstance(expr, sympy.Eq):
-        if not expr.free_symbols or (top and (isinstance(expr.lhs, sympy.Symbol) or expr.lhs == sympy.I)):
-            return expr.rhs
+    named = top and isinstance(expr, sympy.Eq) and (isinstance(expr.lhs, sympy.Symbol) or expr.lhs == sympy.I)
+    if isinstance(expr, sympy.Eq) and (not expr.free_symbols or named):
+        return expr.rhs
     if isinstance(expr, sympy.FiniteSet | sympy.Tuple):
         return expr.func(*(_equations_as_values(arg, top=False) for arg in expr.args))
     return expr
@@ -91,5 +91,7 @@ def is_equivalent(pred: str, gold: str) -> bool:
     if gold_names and pred_names and not gold_names & pred_names:
         return False
     return math_verify.verify(
-        [_equations_as_values(e) for e in gold_parsed], [_equations_as_values(e) for e in pred_parsed], timeout_seconds=None
+        [_equations_as_values(e) for e in gold_parsed],
+        [_equations_as_values(e) for e in pred_parsed],
+        timeout_seconds=None,
     )

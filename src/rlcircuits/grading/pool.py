@@ -71,7 +71,9 @@ class _Worker:
         self.conn.close()
 
 
-def _verdict(worker: _Worker, record_id: str, pred: str, timeout: float, ready: list[Any]) -> tuple[bool, GradeStatus] | None:
+def _verdict(
+    worker: _Worker, record_id: str, pred: str, timeout: float, ready: list[Any]
+) -> tuple[bool, GradeStatus] | None:
     """A busy worker's (correct, status) if it answered, died or overran; None while it may still answer."""
     if worker.conn in ready:
         try:
@@ -115,7 +117,9 @@ class JudgePool:
             worker.stop()
         self._pool = []
 
-    def judge(self, tasks: Sequence[tuple[str, str, str]], on_done: Callable[[], None] = lambda: None) -> list[tuple[bool, GradeStatus]]:
+    def judge(
+        self, tasks: Sequence[tuple[str, str, str]], on_done: Callable[[], None] = lambda: None
+    ) -> list[tuple[bool, GradeStatus]]:
         """(correct, status) for each task, in input order; ``on_done`` is called once per finished task."""
         results: dict[int, tuple[bool, GradeStatus]] = {}
         pending = deque(range(len(tasks)))

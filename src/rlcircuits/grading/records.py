@@ -19,9 +19,12 @@ def grade_records(
     ``grade_status``, in input order; the mini zoo's reward grades bare answers this way too."""
     preds = [extract_answer(record["answer"]) for record in records]
     todo = [i for i, pred in enumerate(preds) if pred is not None]
-    with tqdm(total=len(records), initial=len(records) - len(todo), unit="answer", desc="grade",
-              disable=not progress) as bar:
-        verdicts = pool.judge([(records[i]["id"], preds[i], records[i]["gold"]) for i in todo], on_done=lambda: bar.update(1))
+    with tqdm(
+        total=len(records), initial=len(records) - len(todo), unit="answer", desc="grade", disable=not progress
+    ) as bar:
+        verdicts = pool.judge(
+            [(records[i]["id"], preds[i], records[i]["gold"]) for i in todo], on_done=lambda: bar.update(1)
+        )
     judged = dict(zip(todo, verdicts, strict=True))
     graded = []
     for index, (record, pred) in enumerate(zip(records, preds, strict=True)):

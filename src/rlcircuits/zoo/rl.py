@@ -98,8 +98,10 @@ def answer_text(completion: str) -> str:
 
 def grade_answers(answers: Sequence[str], golds: Sequence[str], pool: JudgePool) -> list[bool]:
     """The grade stage's verdict on each answer against its gold."""
-    records = [{"id": f"sample-{i}", "answer": answer, "gold": gold}
-               for i, (answer, gold) in enumerate(zip(answers, golds, strict=True))]
+    records = [
+        {"id": f"sample-{i}", "answer": answer, "gold": gold}
+        for i, (answer, gold) in enumerate(zip(answers, golds, strict=True))
+    ]
     return [record["correct"] for record in grade_records(records, pool)]
 
 
@@ -159,18 +161,26 @@ def preference_pairs(
     for index, (text, answers) in enumerate(zip(prompts, sampled, strict=True)):
         verdicts = flat[index * settings.generations : (index + 1) * settings.generations]
         if any(verdicts) and not all(verdicts):
-            pairs.append({
-                "prompt": text,
-                "chosen": answers[verdicts.index(True)],
-                "rejected": answers[verdicts.index(False)],
-            })
+            pairs.append(
+                {
+                    "prompt": text,
+                    "chosen": answers[verdicts.index(True)],
+                    "rejected": answers[verdicts.index(False)],
+                }
+            )
     if not pairs:
         raise SettingsError("no train question got both a correct and a wrong sample; no preference pairs for DPO")
     return pairs
 
 
 def _online_trainer(
-    algorithm: Algorithm, model: Any, tokenizer: Any, tasks: Sequence[Task], settings: RLSettings, scratch: Path, pool: JudgePool
+    algorithm: Algorithm,
+    model: Any,
+    tokenizer: Any,
+    tasks: Sequence[Task],
+    settings: RLSettings,
+    scratch: Path,
+    pool: JudgePool,
 ):
     from datasets import Dataset
 
@@ -188,8 +198,11 @@ def _online_trainer(
             **sampling,
         )
         return trainer_class(
-            model=model, reward_funcs=correctness_reward(pool), args=args,
-            train_dataset=Dataset.from_list(prompt_rows(tasks)), processing_class=tokenizer,
+            model=model,
+            reward_funcs=correctness_reward(pool),
+            args=args,
+            train_dataset=Dataset.from_list(prompt_rows(tasks)),
+            processing_class=tokenizer,
         )
     os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
     from trl.experimental.online_dpo import OnlineDPOConfig, OnlineDPOTrainer
@@ -201,8 +214,11 @@ def _online_trainer(
         **sampling,
     )
     return OnlineDPOTrainer(
-        model=model, reward_funcs=correctness_reward(pool), args=args,
-        train_dataset=Dataset.from_list(prompt_rows(tasks, bos_text=True)), processing_class=tokenizer,
+        model=model,
+        reward_funcs=correctness_reward(pool),
+        args=args,
+        train_dataset=Dataset.from_list(prompt_rows(tasks, bos_text=True)),
+        processing_class=tokenizer,
     )
 
 
@@ -239,10 +255,17 @@ def train_rl(
     model = load_model(str(base), dtype="float32")
     model.requires_grad_(True)
     started = time.perf_counter()
-    record: dict[str, Any] = {"stage": algorithm, "base": str(base), "settings": asdict(settings),
-                              "train_files": [str(path) for path in train_files], "train_tasks": len(tasks)}
-    with tempfile.TemporaryDirectory(prefix=f"zoo-{algorithm}-") as scratch, \
-            JudgePool(workers=1, timeout=GRADE_TIMEOUT) as pool:
+    record: dict[str, Any] = {
+        "stage": algorithm,
+        "base": str(base),
+        "settings": asdict(settings),
+        "train_files": [str(path) for path in train_files],
+        "train_tasks": len(tasks),
+    }
+    with (
+        tempfile.TemporaryDirectory(prefix=f"zoo-{algorithm}-") as scratch,
+        JudgePool(workers=1, timeout=GRADE_TIMEOUT) as pool,
+    ):
         if algorithm == "dpo":
             pairs = preference_pairs(model, tokenizer, tasks, settings, pool)
             record["preference_pairs"] = len(pairs)

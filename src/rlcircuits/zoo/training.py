@@ -62,7 +62,9 @@ class ModelShape:
         if min(self.layers, self.hidden, self.heads, self.kv_heads, self.intermediate) < 1:
             raise SettingsError(f"model sizes must be positive: {self}")
         if self.hidden % self.heads or self.heads % self.kv_heads:
-            raise SettingsError(f"hidden ({self.hidden}) must divide by heads ({self.heads}), heads by kv_heads ({self.kv_heads})")
+            raise SettingsError(
+                f"hidden ({self.hidden}) must divide by heads ({self.heads}), heads by kv_heads ({self.kv_heads})"
+            )
 
     def config(self, vocab_size: int, special_ids: Mapping[str, int]) -> PretrainedConfig:
         common: dict[str, Any] = dict(
@@ -111,8 +113,11 @@ def deterministic(seed: int, threads: int = 1) -> None:
 
 
 def special_ids(tokenizer: Any) -> dict[str, int]:
-    return {"bos_token_id": tokenizer.convert_tokens_to_ids(BOS), "eos_token_id": tokenizer.convert_tokens_to_ids(EOS),
-            "pad_token_id": tokenizer.convert_tokens_to_ids(PAD)}
+    return {
+        "bos_token_id": tokenizer.convert_tokens_to_ids(BOS),
+        "eos_token_id": tokenizer.convert_tokens_to_ids(EOS),
+        "pad_token_id": tokenizer.convert_tokens_to_ids(PAD),
+    }
 
 
 def new_model(shape: ModelShape, seed: int) -> PreTrainedModel:
@@ -161,7 +166,9 @@ def practice_lines(count: int, seed: int) -> list[str]:
 def sft_rows(tasks: Sequence[Task], practice: int, seed: int) -> list[dict[str, str]]:
     """Prompt-completion rows: every task's worked solution, then the practice lines."""
     rows = [{"prompt": prompt(task.question), "completion": completion(task.solution)} for task in tasks]
-    rows += [{"prompt": prompt(PRACTICE_QUESTION), "completion": completion(line)} for line in practice_lines(practice, seed)]
+    rows += [
+        {"prompt": prompt(PRACTICE_QUESTION), "completion": completion(line)} for line in practice_lines(practice, seed)
+    ]
     return rows
 
 
@@ -236,8 +243,14 @@ def train_sft(
     small_vocabulary_tiles(len(tokenizer))
     model = new_model(shape, settings.seed)
     rows = sft_rows(tasks, settings.practice, settings.seed)
-    log.info("SFT %s: %d parameters, %d rows (%d practice), %d steps",
-             shape.architecture, model.num_parameters(), len(rows), settings.practice, settings.steps)
+    log.info(
+        "SFT %s: %d parameters, %d rows (%d practice), %d steps",
+        shape.architecture,
+        model.num_parameters(),
+        len(rows),
+        settings.practice,
+        settings.steps,
+    )
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="zoo-sft-") as scratch:
         args = SFTConfig(
