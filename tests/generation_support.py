@@ -62,6 +62,23 @@ def generate(questions, settings, tokenizer, backend, out: Path, batch_size: int
     return [record.to_json() for record in records]
 
 
+def vllm_settings(model_dir: Path, dtype: str = "bfloat16") -> GenerationSettings:
+    """The vLLM tests' settings: a pinned revision, so the engine's revision keywords are seen."""
+    return gen_settings(model_dir, backend="vllm", dtype=dtype, revision="abc123")
+
+
+def vllm_engine_keywords(model_dir: Path) -> dict:
+    """What the backend must give vLLM's engine for ``vllm_settings`` on two GPUs."""
+    return {
+        "model": str(model_dir),
+        "revision": "abc123",
+        "tokenizer_revision": "abc123",
+        "dtype": "bfloat16",
+        "tensor_parallel_size": 2,
+        "seed": 0,
+    }
+
+
 @pytest.fixture(scope="module")
 def plain(model_dir, tokenizer, plain_backend, tmp_path_factory) -> list[dict]:
     """The unmodified model's answers, generated in one left-padded batch."""

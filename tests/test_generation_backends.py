@@ -20,6 +20,8 @@ from generation_support import (  # noqa: F401
     plain,
     plain_backend,
     tokenizer,
+    vllm_engine_keywords,
+    vllm_settings,
 )
 from rlcircuits.generation import backends
 from rlcircuits.generation.backends import GenerationError, TransformersBackend, open_backend, resolve_backend
@@ -150,17 +152,10 @@ def test_vllm_backend_is_fed_token_ids_and_agrees_on_the_contract(monkeypatch, m
     ]
     fake = _FakeVLLM(list(answers))
     monkeypatch.setitem(sys.modules, "vllm", fake.module)
-    settings = gen_settings(model_dir, backend="vllm", dtype="bfloat16", revision="abc123")
+    settings = vllm_settings(model_dir)
     backend = open_backend(settings, tokenizer, tensor_parallel_size=2)
     records = generate(QUESTIONS, settings, tokenizer, backend, tmp_path / "o.jsonl", batch_size=3)
-    assert fake.init == {
-        "model": str(model_dir),
-        "revision": "abc123",
-        "tokenizer_revision": "abc123",
-        "dtype": "bfloat16",
-        "tensor_parallel_size": 2,
-        "seed": 0,
-    }
+    assert fake.init == vllm_engine_keywords(model_dir)
     assert [prompts for prompts, _ in fake.calls] == [
         [{"prompt_token_ids": r["prompt_token_ids"]} for r in records[:3]],
         [{"prompt_token_ids": records[3]["prompt_token_ids"]}],

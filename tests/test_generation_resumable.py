@@ -67,7 +67,7 @@ def test_a_killed_run_leaves_no_output_and_a_rerun_answers_only_the_rest(
     no_leftovers(out)
 
 
-def _refuses_to_resume(model_dir, tokenizer, out: Path, questions, settings, error, match: str) -> None:
+def _refuses_to_resume(tokenizer, out: Path, settings, error, match: str, questions=QUESTIONS) -> None:
     def no_model():
         raise AssertionError("the model must not be loaded")
 
@@ -81,10 +81,8 @@ def test_resume_under_other_settings_is_refused(model_dir, tokenizer, plain_back
     out = tmp_path / "o.jsonl"
     _killed_run(model_dir, tokenizer, plain_backend, out)
     _refuses_to_resume(
-        model_dir,
         tokenizer,
         out,
-        QUESTIONS,
         gen_settings(model_dir, max_new_tokens=4),
         GenerationError,
         r"o\.jsonl\.partial was written with other settings \(max_new_tokens: 6 there, 4 here\)",
@@ -99,24 +97,15 @@ def test_resume_after_the_model_folder_changed_is_refused(model_dir, tokenizer, 
     _killed_run(copy, tokenizer, backend, out, gen_settings(copy))
     weights = copy / "model.safetensors"
     os.utime(weights, ns=(weights.stat().st_atime_ns, weights.stat().st_mtime_ns + 10**9))
-    _refuses_to_resume(
-        copy, tokenizer, out, QUESTIONS, gen_settings(copy), GenerationError, r"model_files: '\w+' there"
-    )
+    _refuses_to_resume(tokenizer, out, gen_settings(copy), GenerationError, r"model_files: '\w+' there")
 
 
 def test_resume_with_a_changed_question_is_refused(model_dir, tokenizer, plain_backend, tmp_path):
     out = tmp_path / "o.jsonl"
     _killed_run(model_dir, tokenizer, plain_backend, out)
     changed = [Question("q-a", "what is 2+4?", "6"), *QUESTIONS[1:]]
-    _refuses_to_resume(
-        model_dir,
-        tokenizer,
-        out,
-        changed,
-        gen_settings(model_dir),
-        InputFormatError,
-        r"o\.jsonl\.partial:2: question q-a: question differs from this run's",
-    )
+    message = r"o\.jsonl\.partial:2: question q-a: question differs from this run's"
+    _refuses_to_resume(tokenizer, out, gen_settings(model_dir), InputFormatError, message, changed)
 
 
 def test_a_corrupt_complete_line_is_named(model_dir, tokenizer, plain_backend, tmp_path):
@@ -125,30 +114,15 @@ def test_a_corrupt_complete_line_is_named(model_dir, tokenizer, plain_backend, t
     lines = partial_path(out).read_bytes().split(b"\n")
     lines[1] = lines[1][:20]
     partial_path(out).write_bytes(b"\n".join(lines))
-    _refuses_to_resume(
-        model_dir,
-        tokenizer,
-        out,
-        QUESTIONS,
-        gen_settings(model_dir),
-        InputFormatError,
-        r"o\.jsonl\.partial:2: invalid JSON",
-    )
+    _refuses_to_resume(tokenizer, out, gen_settings(model_dir), InputFormatError, r"o\.jsonl\.partial:2: invalid JSON")
 
 
 def test_a_malformed_finished_record_names_line_and_key(model_dir, tokenizer, plain, tmp_path):
     out = tmp_path / "o.jsonl"
     rows = [{"settings": _header_settings(model_dir)}, {**plain[0], "answer_token_ids": ["x"]}]
     partial_path(out).write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
-    _refuses_to_resume(
-        model_dir,
-        tokenizer,
-        out,
-        QUESTIONS,
-        gen_settings(model_dir),
-        InputFormatError,
-        r"o\.jsonl\.partial:2: answer_token_ids must be a list of integers",
-    )
+    message = r"o\.jsonl\.partial:2: answer_token_ids must be a list of integers"
+    _refuses_to_resume(tokenizer, out, gen_settings(model_dir), InputFormatError, message)
 
 
 def test_a_complete_partial_file_is_finished_without_loading_the_model(model_dir, tokenizer, plain, tmp_path):

@@ -22,19 +22,17 @@ from pathlib import Path
 import pytest
 import torch
 
-import tiny_models
-import tiny_tokenizer
+from generation_support import model_dir, tokenizer, vllm_engine_keywords, vllm_settings  # noqa: F401
+from rlcircuits.contracts import FINISH_REASONS
 from rlcircuits.datasets import Question
-from rlcircuits.generation import (
-    FINISH_REASONS,
+from rlcircuits.generation.answers import generate_answers
+from rlcircuits.generation.backends import (
     GenerationError,
-    GenerationSettings,
     _vllm_installed,
-    generate_answers,
     open_backend,
     resolve_backend,
 )
-from rlcircuits.models import DTYPES, load_tokenizer
+from rlcircuits.models import DTYPES
 from rlcircuits.prompts import PAPER_STOP
 
 pytestmark = pytest.mark.container_lane
@@ -46,16 +44,6 @@ QUESTIONS = [Question("q-a", "what is 2+3?", "5"), Question("q-b", "is 7 prime?"
 @pytest.fixture(scope="module")
 def vllm():
     return importlib.import_module("vllm")
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory) -> Path:
-    return tiny_tokenizer.save_with_model(tiny_models.build("llama"), tmp_path_factory.mktemp("model") / "llama")
-
-
-@pytest.fixture(scope="module")
-def tokenizer(model_dir):
-    return load_tokenizer(str(model_dir))
 
 
 def _bind_named(function, *args, **kwargs) -> inspect.BoundArguments:
@@ -111,9 +99,7 @@ def run(vllm, monkeypatch, model_dir, tokenizer, tmp_path):
     def generate(answers, dtype="bfloat16"):
         engine = _Engine(vllm, answers)
         monkeypatch.setattr(vllm, "LLM", engine.llm)
-        settings = GenerationSettings(
-            model=str(model_dir), revision="abc123", dtype=dtype, backend="vllm", template="mistral", max_new_tokens=6
-        )
+        settings = vllm_settings(model_dir, dtype)
         records = generate_answers(
             QUESTIONS,
             settings,
@@ -141,14 +127,7 @@ def test_engine_and_sampling_parameters_are_vllms_own(run, vllm, tokenizer, mode
     ids = tokenizer.convert_tokens_to_ids
     eos = ids("</s>")
     records, engine = run([(ids(list("ab")) + [eos], "stop"), (ids(list("abcdef")), "length")])
-    assert {k: v for k, v in engine.init.items() if k != "self"} == {
-        "model": str(model_dir),
-        "revision": "abc123",
-        "tokenizer_revision": "abc123",
-        "dtype": "bfloat16",
-        "tensor_parallel_size": 2,
-        "seed": 0,
-    }
+    assert {k: v for k, v in engine.init.items() if k != "self"} == vllm_engine_keywords(model_dir)
     fields = {field.name for field in dataclasses.fields(vllm.EngineArgs)}
     assert set(engine.init) - {"self"} <= fields, "LLM hands these to EngineArgs, which must know them"
     (call,) = engine.calls
