@@ -1,6 +1,7 @@
 #!/usr/bin/env python
 """Analyse one pair x dataset x alpha: metrics of base and RL under both conventions (ours and the
-paper's), paired permutation tests with bootstrap CIs, per-sample arrays.
+paper's), permutation tests of the mean paired difference with their CIs (rlcircuits.stats),
+per-sample arrays.
 
 Reads the two attribution .npz files and writes metrics/{pair}/{dataset}/alpha{alpha}.json.
 """

@@ -1,8 +1,8 @@
 #!/usr/bin/env python
 """Render the run's self-contained HTML report (report/index.html) from its output folder.
 
-Reads results/<run>/{tables,figures,selection,graded,metrics}; anything missing is shown as
-missing in the page rather than failing the render.
+Reads results/<run>/{tables,figures,selection,graded,metrics}; a missing file is shown as missing
+in the page rather than failing the render, a malformed one fails it with the file named.
 """
 
 from __future__ import annotations
@@ -58,8 +58,6 @@ def _examples(run: Path, selections: list[dict], model_names: dict[tuple[str, st
     """The first selected question of each pair x dataset with both answers, where graded files exist."""
     examples = []
     for record in selections:
-        if not record.get("first_id"):
-            continue
         answers = {}
         for role in ROLES:
             name = model_names.get((record["pair"], role))

@@ -6,7 +6,7 @@ import pytest
 
 from cli_failure import fails_cleanly
 from records import graded, write_records
-from rlcircuits.errors import InputFormatError
+from rlcircuits.errors import InputFormatError, SettingsError
 from rlcircuits.tables import table4
 from script_loader import load_script
 
@@ -65,11 +65,6 @@ def test_table4_rows_per_pair_role_dataset_are_sorted_and_byte_stable(tmp_path, 
     ("role", "setup", "message"),
     [
         (
-            "sft",
-            lambda root: _graded_file(root, "m", "d", [(True, "ok")]),
-            r"cell p/sft/d: role must be one of \('base', 'rl'\)",
-        ),
-        (
             "rl",
             lambda root: write_records(root / "m" / "d.jsonl", [graded("q", None)]),
             r"d\.jsonl:1: correct must be true or false",
@@ -82,6 +77,11 @@ def test_table4_refuses_bad_graded_files(tmp_path, role, setup, message):
     path = setup(tmp_path / "graded")
     with pytest.raises(InputFormatError, match=message):
         table4([("p", role, "d", path)])
+
+
+def test_a_cell_names_a_role_of_the_pair():
+    with pytest.raises(SettingsError, match=r"Table 4 cell p/sft/d: role must be one of \('base', 'rl'\)"):
+        table4([("p", "sft", "d", "unread.jsonl")])
 
 
 def test_table4_cli_errors(tmp_path, graded_cells, capsys):

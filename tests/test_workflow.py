@@ -155,6 +155,7 @@ def _qa_file(path: Path, questions: list[str]) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_a_generate_job_failing_on_its_second_dataset_keeps_the_first_for_the_rerun(tmp_path):
     folder = workdir(tmp_path)
     model = _model_without_the_inst_tokens(tmp_path / "zoo" / "sft")

@@ -18,7 +18,7 @@ import pandas as pd
 
 from rlcircuits.analysis import EXPECTED_DIRECTION
 from rlcircuits.contracts import ROLES, read_graded
-from rlcircuits.errors import InputFormatError
+from rlcircuits.errors import InputFormatError, SettingsError
 from rlcircuits.files import atomic_output
 from rlcircuits.stats import benjamini_hochberg
 
@@ -127,7 +127,7 @@ TABLE4_COLUMNS = ("pair", "role", "dataset", "n", "n_correct", "accuracy_pct", "
 def _accuracy_row(pair: str, role: str, dataset: str, path: Path) -> dict[str, Any]:
     """One Table 4 row: a pair's role on a dataset, read from the graded file of that role's model."""
     if role not in ROLES:
-        raise InputFormatError(f"{path}: Table 4 cell {pair}/{role}/{dataset}: role must be one of {ROLES}")
+        raise SettingsError(f"Table 4 cell {pair}/{role}/{dataset}: role must be one of {ROLES}")
     records = read_graded(path)
     if not records:
         raise InputFormatError(f"{path}: graded file has no records")
