@@ -137,7 +137,7 @@ def test_engine_and_sampling_parameters_are_vllms_own(run, vllm, tokenizer, mode
     assert (params.max_tokens, params.stop, params.stop_token_ids) == (6, list(PAPER_STOP), [eos, ids("<|im_end|>")])
     assert params.skip_special_tokens and not params.include_stop_str_in_output and not params.ignore_eos
     assert call["use_tqdm"] is False
-    assert [(r["answer"], r["finish_reason"]) for r in records] == [("ab", "stop"), ("abcdef", "length")]
+    assert [(r.answer, r.finish_reason) for r in records] == [("ab", "stop"), ("abcdef", "length")]
 
 
 def test_prompts_are_vllms_token_ids_prompt_type(run, vllm, tokenizer):
@@ -146,7 +146,7 @@ def test_prompts_are_vllms_token_ids_prompt_type(run, vllm, tokenizer):
     for prompt, record in zip(engine.calls[0]["prompts"], records, strict=True):
         allowed = prompt_type.__required_keys__ | prompt_type.__optional_keys__
         assert prompt_type.__required_keys__ <= set(prompt) <= allowed
-        assert prompt == prompt_type(prompt_token_ids=record["prompt_token_ids"])
+        assert prompt == prompt_type(prompt_token_ids=list(record.prompt_token_ids))
 
 
 def test_every_dtype_but_float64_is_one_vllm_takes(vllm):

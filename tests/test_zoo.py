@@ -357,6 +357,7 @@ def test_the_training_scripts_send_no_telemetry():
     assert "telemetry off: True" in done.stdout
 
 
+@pytest.mark.trl
 def test_training_clis_report_bad_input_in_one_line(tmp_path, capsys):
     missing, sft_out, rl_out = str(tmp_path / "missing.jsonl"), tmp_path / "m", tmp_path / "r"
     sft_cli, rl_cli = load_script("train_sft").main, load_script("train_rl").main
