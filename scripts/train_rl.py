@@ -46,6 +46,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=DEFAULTS.learning_rate,
         help=f"AdamW rate (default: {DEFAULTS.learning_rate})",
     )
+    parser.add_argument(
+        "--warmup-ratio",
+        type=float,
+        default=DEFAULTS.warmup_ratio,
+        help=f"share of the steps the rate warms up over, then cosine decay (default: {DEFAULTS.warmup_ratio})",
+    )
     parser.add_argument("--beta", type=float, default=DEFAULTS.beta, help=f"KL / DPO beta (default: {DEFAULTS.beta})")
     parser.add_argument(
         "--temperature",
@@ -73,6 +79,7 @@ def train(args: argparse.Namespace) -> None:
         prompts_per_step=args.prompts_per_step,
         generations=args.generations,
         learning_rate=args.learning_rate,
+        warmup_ratio=args.warmup_ratio,
         beta=args.beta,
         temperature=args.temperature,
         max_completion_length=args.max_completion_length,

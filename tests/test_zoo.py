@@ -25,6 +25,7 @@ from rlcircuits.zoo.rl import RLSettings, correctness_reward, grade_answers, pro
 from rlcircuits.zoo.tasks import TASKS, make_splits, read_tasks, write_tasks
 from rlcircuits.zoo.tokenizer import build_tokenizer
 from rlcircuits.zoo.training import (
+    CURVE,
     METADATA,
     ModelShape,
     SFTSettings,
@@ -224,9 +225,17 @@ def _weights(folder: Path) -> dict[str, torch.Tensor]:
     return load_file(folder / "model.safetensors")
 
 
+def _curve(folder: Path, metric: str, steps: int) -> list[float]:
+    """The saved training curve: one value of ``metric`` per optimiser step."""
+    curve = json.loads((folder / CURVE).read_text())
+    assert curve["metric"] == metric and curve["meaning"]
+    assert curve["steps"] == list(range(1, steps + 1)) and len(curve["values"]) == steps
+    return curve["values"]
+
+
 def _assert_loadable_zoo_model(folder: Path, train_files: list[Path]) -> None:
     """What the workflow's later stages do with a zoo folder: load, check the graph, answer a question."""
-    assert {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", METADATA} <= {
+    assert {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", METADATA, CURVE} <= {
         p.name for p in folder.iterdir()
     }
     model = load_model(str(folder), dtype="float32")
@@ -257,6 +266,8 @@ def test_train_sft_writes_a_loadable_model_folder(tmp_path, train_files, archite
     record = train_sft(_shape(architecture), train_files, TINY_SFT, tmp_path / "sft")
     assert record["shape"]["architecture"] == architecture and record["train_tasks"] == 36
     assert json.loads((tmp_path / "sft" / METADATA).read_text())["settings"]["steps"] == 2
+    losses = _curve(tmp_path / "sft", "loss", 2)
+    assert [record["first_loss"], record["final_loss"]] == [losses[0], losses[-1]] and all(loss > 0 for loss in losses)
     _assert_loadable_zoo_model(tmp_path / "sft", train_files)
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no scratch folder left behind
 
@@ -286,6 +297,8 @@ def test_sft_base_answers_in_the_trained_format(qwen2_base, train_files):
 def test_online_algorithms_write_a_loadable_model_folder(tmp_path, train_files, qwen2_base, mixed_verdicts, algorithm):
     record = train_rl(algorithm, qwen2_base, train_files, TINY_RL, tmp_path / algorithm)
     assert record["stage"] == algorithm and record["base"] == str(qwen2_base)
+    rewards = _curve(tmp_path / algorithm, "objective/scores" if algorithm == "online_dpo" else "reward", TINY_RL.steps)
+    assert all(0 <= reward <= 1 for reward in rewards) and record["curve_first"] == rewards[0]
     _assert_loadable_zoo_model(tmp_path / algorithm, train_files)
     assert not torch.equal(
         _weights(qwen2_base)["model.norm.weight"], _weights(tmp_path / algorithm)["model.norm.weight"]
@@ -307,6 +320,7 @@ def test_grpo_retraining_gives_identical_weights(tmp_path, train_files, qwen2_ba
 def test_offline_dpo_trains_on_pairs_sampled_once(tmp_path, train_files, qwen2_base, mixed_verdicts):
     record = train_rl("dpo", qwen2_base, train_files, TINY_RL, tmp_path / "dpo")
     assert 0 < record["preference_pairs"] <= TINY_RL.steps * TINY_RL.prompts_per_step
+    assert record["curve_last"] == _curve(tmp_path / "dpo", "rewards/margins", TINY_RL.steps)[-1]
     _assert_loadable_zoo_model(tmp_path / "dpo", train_files)
 
 

@@ -56,12 +56,20 @@ from rlcircuits.zoo.training import (
     save_model,
     small_vocabulary_tiles,
     trainer_arguments,
+    training_curve,
 )
 
 log = logging.getLogger(__name__)
 
 # Per-answer limit of the reward's grading (an answer that hangs sympy counts as wrong).
 GRADE_TIMEOUT = 10.0
+# What each trainer's saved curve follows: TRL's log key and its meaning.
+CURVES = {
+    "grpo": ("reward", "mean reward (fraction of sampled answers graded correct)"),
+    "rloo": ("reward", "mean reward (fraction of sampled answers graded correct)"),
+    "online_dpo": ("objective/scores", "mean reward (fraction of sampled answers graded correct)"),
+    "dpo": ("rewards/margins", "DPO reward margin: beta x (chosen - rejected) log-ratio to the base"),
+}
 # Batches of the one-off sampling of offline DPO's pairs (prompts x samples rows each).
 _SAMPLING_ROWS = 256
 
@@ -87,7 +95,7 @@ class RLSettings:
     def __post_init__(self) -> None:
         if min(self.steps, self.prompts_per_step, self.max_completion_length) < 1 or self.generations < 2:
             raise SettingsError(f"invalid RL settings (generations must be at least 2): {self}")
-        if not self.learning_rate > 0 or self.beta < 0 or not self.temperature > 0:
+        if not self.learning_rate > 0 or self.beta < 0 or not self.temperature > 0 or not 0 <= self.warmup_ratio <= 1:
             raise SettingsError(f"invalid RL settings: {self}")
 
 
@@ -171,6 +179,12 @@ def preference_pairs(
     if not pairs:
         raise SettingsError("no train question got both a correct and a wrong sample; no preference pairs for DPO")
     return pairs
+
+
+def curve_window(values: Sequence[float]) -> dict[str, float]:
+    """Mean of the curve's first and last tenth (at least one step): one step's batch is noisy."""
+    width = max(len(values) // 10, 1)
+    return {"curve_first": sum(values[:width]) / width, "curve_last": sum(values[-width:]) / width}
 
 
 def _online_trainer(
@@ -275,6 +289,8 @@ def train_rl(
             trainer = _online_trainer(algorithm, model, tokenizer, tasks, settings, Path(scratch), pool)
         trainer.train()
     model.requires_grad_(False)
-    save_model(model, out, record)
+    curve = training_curve(trainer.state.log_history, *CURVES[algorithm])
+    record.update(curve_window(curve["values"]))
+    save_model(model, out, record, curve)
     log.info("%s done in %.1f s: %s", algorithm, time.perf_counter() - started, out)
     return record

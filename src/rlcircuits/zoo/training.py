@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 # Longest prompt plus answer the zoo needs, with room to spare (positions cost no parameters).
 MAX_POSITIONS = 512
 METADATA = "zoo_training.json"
+# Per-step training curve saved beside the weights (format: ``training_curve``).
+CURVE = "training_curve.json"
 PRACTICE_QUESTION = "Practice."
 _FACTS_PER_PRACTICE_LINE = 10
 
@@ -213,14 +215,32 @@ def trainer_arguments(scratch: Path, settings: Any, steps: int, batch_size: int)
         activation_checkpointing=False,
         save_strategy="no",
         report_to="none",
-        logging_steps=max(steps // 10, 1),
+        logging_steps=1,  # every step's metrics: the saved training curve
         disable_tqdm=True,
         dataloader_num_workers=0,
     )
 
 
-def save_model(model: PreTrainedModel, out: str | Path, metadata: Mapping[str, Any]) -> None:
-    """Write a standard HF model folder (weights, config, tokenizer) plus the training record."""
+def training_curve(history: Sequence[Mapping[str, Any]], metric: str, meaning: str) -> dict[str, Any]:
+    """One value of a trainer's logged ``metric`` per optimiser step, as saved in ``CURVE``.
+
+    The file is ``{"metric": <TRL's log key>, "meaning": <what it measures>, "steps": [1, 2, …],
+    "values": [...]}``, the two lists of equal length, so the report can draw any model's curve
+    without knowing its trainer.
+    """
+    points = [(int(entry["step"]), float(entry[metric])) for entry in history if metric in entry]
+    if not points:
+        raise ValueError(f"the trainer logged no {metric!r}; cannot save the training curve")
+    return {
+        "metric": metric,
+        "meaning": meaning,
+        "steps": [step for step, _ in points],
+        "values": [value for _, value in points],
+    }
+
+
+def save_model(model: PreTrainedModel, out: str | Path, metadata: Mapping[str, Any], curve: Mapping[str, Any]) -> None:
+    """Write a standard HF model folder (weights, config, tokenizer) plus the training record and curve."""
     tokenizer = build_tokenizer()
     model.config.update({**special_ids(tokenizer), "use_cache": True})  # trainers turn the cache off
     model.generation_config.update(**special_ids(tokenizer))
@@ -228,6 +248,7 @@ def save_model(model: PreTrainedModel, out: str | Path, metadata: Mapping[str, A
         model.save_pretrained(folder)
         save_tokenizer(folder)
         (folder / METADATA).write_text(json.dumps(metadata, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        (folder / CURVE).write_text(json.dumps(curve) + "\n", encoding="utf-8")
 
 
 def train_sft(
@@ -269,13 +290,11 @@ def train_sft(
         "train_files": [str(path) for path in train_files],
         "train_tasks": len(tasks),
         "parameters": model.num_parameters(),
-        "final_loss": _last_loss(trainer.state.log_history),
     }
-    save_model(model, out, record)
+    curve = training_curve(
+        trainer.state.log_history, "loss", "mean cross-entropy of the completion tokens (nats/token)"
+    )
+    record["first_loss"], record["final_loss"] = curve["values"][0], curve["values"][-1]
+    save_model(model, out, record, curve)
     log.info("SFT %s done in %.1f s: %s", shape.architecture, time.perf_counter() - started, out)
     return record
-
-
-def _last_loss(history: Sequence[Mapping[str, Any]]) -> float | None:
-    losses = [entry["loss"] for entry in history if "loss" in entry]
-    return float(losses[-1]) if losses else None
