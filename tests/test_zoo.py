@@ -307,6 +307,39 @@ def test_online_algorithms_write_a_loadable_model_folder(tmp_path, train_files, 
 
 @pytest.mark.slow
 @pytest.mark.trl
+def test_grpo_optimises_exactly_the_sampled_answer_tokens(
+    tmp_path, train_files, qwen2_base, mixed_verdicts, monkeypatch
+):
+    """A suspect of issue 15 ruled out, pinned: the policy gradient runs over the generate stage's prompt ids
+    (BOS included) and over each sampled answer up to and including its first EOS, nothing after it."""
+    from trl import GRPOTrainer
+
+    batches = []
+    original = GRPOTrainer._generate_and_score_completions
+    monkeypatch.setattr(
+        GRPOTrainer,
+        "_generate_and_score_completions",
+        lambda self, inputs: batches.append(original(self, inputs)) or batches[-1],
+    )
+    train_rl("grpo", qwen2_base, train_files, replace(TINY_RL, max_completion_length=24), tmp_path / "grpo")
+    tokenizer = build_tokenizer()
+    prompts = {tuple(tokenizer(prompt(task.question)).input_ids) for path in train_files for task in read_tasks(path)}
+    trained = 0
+    for batch in batches:
+        for ids, mask, answer, answer_mask in zip(
+            batch["prompt_ids"], batch["prompt_mask"], batch["completion_ids"], batch["completion_mask"], strict=True
+        ):
+            assert tuple(ids[mask.bool()].tolist()) in prompts
+            kept, dropped = answer[answer_mask.bool()].tolist(), answer[~answer_mask.bool()].tolist()
+            assert answer_mask.tolist() == sorted(answer_mask.tolist(), reverse=True)  # a prefix is trained
+            assert tokenizer.eos_token_id not in kept[:-1]  # nothing after the first EOS
+            assert not dropped or kept[-1] == tokenizer.eos_token_id  # only what follows an EOS is left out
+            trained += len(kept)
+    assert len(batches) == TINY_RL.steps and trained > 0
+
+
+@pytest.mark.slow
+@pytest.mark.trl
 def test_grpo_retraining_gives_identical_weights(tmp_path, train_files, qwen2_base, mixed_verdicts):
     """Sampling included: the same seed draws the same completions."""
     for name in ("a", "b"):
