@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from dataclasses import fields
 from pathlib import Path
@@ -17,12 +18,18 @@ import pandas as pd
 import yaml
 
 from rlcircuits.cli import run_stage
-from rlcircuits.contracts import ROLES, read_graded, read_selection
+from rlcircuits.contracts import ROLES, TRAINING_CURVE, TrainingCurve, read_graded, read_selection, read_training_curve
 from rlcircuits.errors import RLCircuitsError
-from rlcircuits.figures import diversity_summary, headline_cells, largest_entropy_increases
+from rlcircuits.figures import (
+    diversity_summary,
+    headline_cells,
+    largest_entropy_increases,
+    png_bytes,
+    training_curves,
+)
 from rlcircuits.files import atomic_output
 from rlcircuits.model_names import model_of
-from rlcircuits.report import ReportInputs, analysis_settings, inline_png, provenance, render
+from rlcircuits.report import ReportInputs, analysis_settings, inline_png, png_data_uri, provenance, render
 from rlcircuits.tables import TABLE1_COLUMNS, read_cell
 
 REPO = Path(__file__).resolve().parents[1]
@@ -78,6 +85,15 @@ def _examples(run: Path, selections: list[dict], model_names: dict[tuple[str, st
     return examples
 
 
+def _training_curves(folders: list[str]) -> dict[str, TrainingCurve]:
+    """The curves saved beside the mini zoo's models, by folder path below their common folder."""
+    found = [Path(folder) for folder in folders if (Path(folder) / TRAINING_CURVE).is_file()]
+    if not found:
+        return {}
+    root = Path(os.path.commonpath([folder.resolve().parent for folder in found]))
+    return {str(folder.resolve().relative_to(root)): read_training_curve(folder / TRAINING_CURVE) for folder in found}
+
+
 def gather(args: argparse.Namespace) -> ReportInputs:
     config = _yaml(args.config)
     run = Path(args.run_dir)
@@ -101,6 +117,7 @@ def gather(args: argparse.Namespace) -> ReportInputs:
             fetched = json.loads(record.read_text(encoding="utf-8"))
             revisions[fetched["model"]] = fetched["resolved"]
     figures = run / "figures"
+    curves = _training_curves(args.models)
     return ReportInputs(
         run_name=str(config.get("run_name", run.name)),
         table1=table1 if table1 is not None else pd.DataFrame(columns=list(TABLE1_COLUMNS)),
@@ -117,6 +134,8 @@ def gather(args: argparse.Namespace) -> ReportInputs:
         settings=analysis_settings(cells),
         provenance=provenance(config, Path(args.benchmarks) if args.benchmarks else None, revisions),
         examples=_examples(run, selections, model_of(config.get("pairs", {}))),
+        training_curves=png_data_uri(png_bytes(training_curves(curves))) if curves else None,
+        curve_models=sorted(curves),
     )
 
 

@@ -20,14 +20,17 @@ from rlcircuits.contracts import (
     RoleTokens,
     SelectedSample,
     Selection,
+    TrainingCurve,
     load_attribution,
     read_generations,
     read_graded,
     read_selection,
+    read_training_curve,
     save_attribution,
     write_generations,
     write_graded,
     write_selection,
+    write_training_curve,
 )
 from rlcircuits.errors import InputFormatError
 
@@ -221,3 +224,26 @@ def test_attribution_errors_name_the_file(tmp_path):
     with pytest.raises(TypeError, match="colour"):
         save_attribution(tmp_path / "x.npz", _Result(), t_cut=1, colour="red")
     assert not (tmp_path / "x.npz").exists()
+
+
+def test_a_training_curve_round_trips(tmp_path):
+    curve = TrainingCurve("reward", "mean reward", (1, 2, 3), (0.25, 0.5, 0.375))
+    write_training_curve(tmp_path / "c.json", curve)
+    assert read_training_curve(tmp_path / "c.json") == curve
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ('{"metric": "loss", "meaning": "m", "steps": [1]}', r"c\.json: missing key values"),
+        ('{"metric": "loss", "meaning": "m", "steps": [2, 1], "values": [1, 2]}', r"strictly increasing integers"),
+        ('{"metric": "loss", "meaning": "m", "steps": [1, 2], "values": [1]}', r"one per step"),
+        ('{"metric": "loss", "meaning": "m", "steps": [1], "values": [NaN]}', r"finite numbers"),
+        ('{"metric": "loss", "meaning": "m", "steps": [], "values": []}', r"at least one"),
+        ("{", r"c\.json: invalid JSON at line 1"),
+    ],
+)
+def test_a_bad_training_curve_is_named(tmp_path, content, message):
+    (tmp_path / "c.json").write_text(content)
+    with pytest.raises(InputFormatError, match=message):
+        read_training_curve(tmp_path / "c.json")

@@ -7,6 +7,7 @@ import pytest
 from PIL import Image
 
 from cli_failure import fails_cleanly
+from rlcircuits.contracts import TrainingCurve
 from rlcircuits.eap import build_graph
 from rlcircuits.figures import (
     diversity_bars,
@@ -17,6 +18,7 @@ from rlcircuits.figures import (
     output_entropy_lines,
     relative_change_heatmap,
     save_figure,
+    training_curves,
 )
 from script_loader import load_script
 
@@ -132,3 +134,17 @@ def test_fig2_names_edges_whose_change_is_undefined(tmp_path):
     cell = {**CELLS[0], "undefined_edge_changes": 2}
     svg, _ = save_figure(relative_change_heatmap(cell), tmp_path / "fig2")
     assert "2 real edge(s) with base mean 0" in svg.read_text()
+
+
+def test_training_curves_draw_one_panel_per_metric_and_one_line_per_model():
+    curves = {
+        "sft/llama": TrainingCurve("loss", "cross-entropy", (1, 2, 3), (2.0, 1.0, 0.5)),
+        "rl/llama_grpo": TrainingCurve("reward", "mean reward", (1, 2), (0.25, 0.5)),
+        "rl/qwen2_grpo": TrainingCurve("reward", "mean reward", (1, 2), (0.5, 0.75)),
+    }
+    figure = training_curves(curves)
+    panels = figure.axes
+    assert [panel.get_ylabel() for panel in panels] == ["reward", "loss"]  # first seen in name order
+    assert [line.get_label() for line in panels[0].get_lines()] == ["rl/llama_grpo", "rl/qwen2_grpo"]
+    np.testing.assert_array_equal(panels[1].get_lines()[0].get_ydata(), [2.0, 1.0, 0.5])
+    assert "mean reward" in panels[0].get_title()

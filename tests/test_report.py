@@ -11,6 +11,7 @@ from PIL import Image
 
 import browser
 import records
+from rlcircuits.contracts import TRAINING_CURVE, TrainingCurve, write_training_curve
 from rlcircuits.figures import diversity_bars, output_entropy_lines, relative_change_heatmap, save_figure
 from rlcircuits.report import claims, table1_rows
 from rlcircuits.stats import benjamini_hochberg
@@ -289,3 +290,19 @@ def test_the_papers_quoted_cells_stand_beside_the_paper_convention():
     assert intensity["paper_convention"] == "1.200e-03 → 1.400e-03 (+16.7%)"
     assert intensity["paper"] == "1.100e-03 → 1.310e-03 (+19.1%)"
     assert row["metrics"]["kurtosis"]["paper"] == "357 → 223 (-37.5%)" and row["metrics"]["diversity"]["paper"] is None
+
+
+def test_the_zoo_models_training_curves_are_drawn(run_dir, tmp_path):
+    folders = []
+    for name, metric in (("sft/llama", "loss"), ("rl/llama_grpo", "reward")):
+        folder = tmp_path / "zoo" / name
+        folder.mkdir(parents=True)
+        write_training_curve(folder / TRAINING_CURVE, TrainingCurve(metric, f"{metric} per step", (1, 2), (1.0, 0.5)))
+        folders.append(str(folder))
+    folders.append(str(tmp_path / "models" / "org" / "hub-model"))  # a model without a curve is left out
+    out = tmp_path / "index.html"
+    argv = ["--config", str(run_dir / "config.yaml"), "--run-dir", str(run_dir / "results" / "unit"), "--out", str(out)]
+    assert load_script("render_report").main([*argv, "--models", *folders]) == 0
+    html = out.read_text()
+    assert "Training curves of the mini zoo's models (rl/llama_grpo, sft/llama)" in html
+    assert html.count('alt="Training curves') == 1

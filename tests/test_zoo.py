@@ -13,6 +13,7 @@ from safetensors.torch import load_file
 from transformers import LlamaConfig, MistralConfig, Qwen2Config
 
 from cli_failure import fails_cleanly
+from rlcircuits.contracts import TRAINING_CURVE, read_training_curve
 from rlcircuits.errors import InputFormatError
 from rlcircuits.generation.answers import generate_answers
 from rlcircuits.generation.backends import GenerationSettings, TransformersBackend
@@ -25,7 +26,6 @@ from rlcircuits.zoo.rl import RLSettings, correctness_reward, grade_answers, pro
 from rlcircuits.zoo.tasks import TASKS, make_splits, read_tasks, write_tasks
 from rlcircuits.zoo.tokenizer import build_tokenizer
 from rlcircuits.zoo.training import (
-    CURVE,
     METADATA,
     ModelShape,
     SFTSettings,
@@ -225,19 +225,24 @@ def _weights(folder: Path) -> dict[str, torch.Tensor]:
     return load_file(folder / "model.safetensors")
 
 
-def _curve(folder: Path, metric: str, steps: int) -> list[float]:
+def _curve(folder: Path, metric: str, steps: int) -> tuple[float, ...]:
     """The saved training curve: one value of ``metric`` per optimiser step."""
-    curve = json.loads((folder / CURVE).read_text())
-    assert curve["metric"] == metric and curve["meaning"]
-    assert curve["steps"] == list(range(1, steps + 1)) and len(curve["values"]) == steps
-    return curve["values"]
+    curve = read_training_curve(folder / TRAINING_CURVE)
+    assert curve.metric == metric and curve.meaning
+    assert curve.steps == tuple(range(1, steps + 1)) and len(curve.values) == steps
+    return curve.values
 
 
 def _assert_loadable_zoo_model(folder: Path, train_files: list[Path]) -> None:
     """What the workflow's later stages do with a zoo folder: load, check the graph, answer a question."""
-    assert {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", METADATA, CURVE} <= {
-        p.name for p in folder.iterdir()
-    }
+    assert {
+        "config.json",
+        "model.safetensors",
+        "tokenizer.json",
+        "tokenizer_config.json",
+        METADATA,
+        TRAINING_CURVE,
+    } <= {p.name for p in folder.iterdir()}
     model = load_model(str(folder), dtype="float32")
     verify_prenorm(model, find_decoder(model))
     tokenizer = load_tokenizer(str(folder))

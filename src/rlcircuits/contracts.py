@@ -9,10 +9,13 @@ fault.
 * graded JSONL: :class:`GradedRecord`, :func:`write_graded` / :func:`read_graded`
 * selection JSON: :class:`Selection`, :func:`write_selection` / :func:`read_selection`
 * attribution ``.npz``: :class:`AttributionFile`, :func:`save_attribution` / :func:`load_attribution`
+* a zoo model's ``training_curve.json``: :class:`TrainingCurve`, :func:`write_training_curve` /
+  :func:`read_training_curve`
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -277,6 +280,52 @@ def read_selection(path: str | Path) -> Selection:
         fewer_than_n=data["fewer_than_n"],
         samples=tuple(samples),
     )
+
+
+# --- a zoo model's training curve --------------------------------------------------------------
+
+TRAINING_CURVE = "training_curve.json"  # beside a zoo model's weights
+
+
+@dataclass(frozen=True)
+class TrainingCurve:
+    """One logged value per optimiser step of a zoo model's training, so any trainer's curve can be drawn.
+
+    ``metric`` is the trainer's log key (``loss``, ``reward``, ``objective/scores``,
+    ``rewards/margins``) and ``meaning`` says what it measures, for the figure's axis.
+    """
+
+    metric: str
+    meaning: str
+    steps: tuple[int, ...]
+    values: tuple[float, ...]
+
+
+def write_training_curve(path: str | Path, curve: TrainingCurve) -> None:
+    """Write the curve atomically as one JSON object."""
+    with atomic_output(path, "w") as handle:
+        json.dump({**asdict(curve), "steps": list(curve.steps), "values": list(curve.values)}, handle)
+        handle.write("\n")
+
+
+def read_training_curve(path: str | Path) -> TrainingCurve:
+    """A training curve, validated: steps strictly increasing integers, one finite value per step."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputFormatError(f"{path}: training curve not found") from None
+    except json.JSONDecodeError as exc:
+        raise InputFormatError(f"{path}: invalid JSON at line {exc.lineno}: {exc.msg}") from None
+    metric, meaning = (_require(data, key, "", path) for key in ("metric", "meaning"))
+    steps, values = (_require(data, key, "", path) for key in ("steps", "values"))
+    if not (isinstance(metric, str) and isinstance(meaning, str)):
+        raise InputFormatError(f"{path}: metric and meaning must be strings")
+    if not _is_token_list(steps) or any(b <= a for a, b in itertools.pairwise(steps)):
+        raise InputFormatError(f"{path}: steps must be strictly increasing integers")
+    if not isinstance(values, list) or not all(_number(v) for v in values) or len(values) != len(steps) or not steps:
+        raise InputFormatError(f"{path}: values must be finite numbers, one per step (at least one)")
+    return TrainingCurve(metric, meaning, tuple(steps), tuple(float(v) for v in values))
 
 
 # --- attribution .npz ---------------------------------------------------------------------------

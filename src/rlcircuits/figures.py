@@ -1,4 +1,4 @@
-"""Figures 2, 3(a) and 3(b) of the paper, drawn from the per-cell metrics records.
+"""Figures 2, 3(a) and 3(b) of the paper, drawn from the per-cell metrics records, and the mini zoo's training curves.
 
 Every figure is saved as SVG and PNG (150 dpi) with title, axis labels and units, sized for the
 report's column width. matplotlib runs headless (Agg).
@@ -7,6 +7,7 @@ report's column width. matplotlib runs headless (Agg).
 from __future__ import annotations
 
 import io
+import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.colors import TwoSlopeNorm
 
+from rlcircuits.contracts import TrainingCurve
 from rlcircuits.files import atomic_output
 
 # Fixed metadata so that reruns write byte-identical files.
@@ -25,18 +27,32 @@ _SVG_METADATA = {"Date": None, "Creator": "rlcircuits"}
 _PNG_METADATA = {"Software": "rlcircuits"}
 
 
+def _encoded(figure: plt.Figure, image_format: str) -> bytes:
+    """The figure as SVG or PNG (150 dpi) bytes, with fixed metadata."""
+    matplotlib.rcParams["svg.hashsalt"] = "rlcircuits"
+    kwargs = {"metadata": _SVG_METADATA} if image_format == "svg" else {"dpi": 150, "metadata": _PNG_METADATA}
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format=image_format, bbox_inches="tight", **kwargs)
+    return buffer.getvalue()
+
+
 def save_figure(figure: plt.Figure, stem: str | Path) -> tuple[Path, Path]:
     """Write ``stem.svg`` and ``stem.png`` atomically, then close the figure."""
     stem = Path(stem)
     paths = (stem.with_suffix(".svg"), stem.with_suffix(".png"))
-    matplotlib.rcParams["svg.hashsalt"] = "rlcircuits"
-    for path, kwargs in zip(paths, ({"metadata": _SVG_METADATA}, {"dpi": 150, "metadata": _PNG_METADATA}), strict=True):
-        buffer = io.BytesIO()
-        figure.savefig(buffer, format=path.suffix[1:], bbox_inches="tight", **kwargs)
+    for path in paths:
+        data = _encoded(figure, path.suffix[1:])
         with atomic_output(path) as handle:
-            handle.write(buffer.getvalue())
+            handle.write(data)
     plt.close(figure)
     return paths
+
+
+def png_bytes(figure: plt.Figure) -> bytes:
+    """The figure as PNG bytes (for a page that inlines it), then closed."""
+    data = _encoded(figure, "png")
+    plt.close(figure)
+    return data
 
 
 def _tick_step(count: int, most: int = 40) -> int:
@@ -193,5 +209,22 @@ def output_entropy_lines(cells: Sequence[Mapping[str, Any]], average: bool = Fal
         axes_row.legend(fontsize=6, ncol=3, loc="best")
     axes[-1, 0].set_xlabel("source node (nodes with a single out-edge left out)")
     figure.suptitle("Fig. 3(b) — output-edge entropy per source node, relative change RL vs base", fontsize=10)
+    figure.tight_layout()
+    return figure
+
+
+def training_curves(curves: Mapping[str, TrainingCurve]) -> plt.Figure:
+    """The mini zoo's training curves: one panel per logged metric, one line per model, in name order."""
+    by_metric: dict[str, list[tuple[str, TrainingCurve]]] = {}
+    for name in sorted(curves):
+        by_metric.setdefault(curves[name].metric, []).append((name, curves[name]))
+    figure, axes = plt.subplots(1, len(by_metric), figsize=(4.3 * len(by_metric), 3.6), squeeze=False)
+    for panel, (metric, named) in zip(axes[0], by_metric.items(), strict=True):
+        for name, curve in named:
+            panel.plot(curve.steps, curve.values, linewidth=1.0, label=name)
+        panel.set_xlabel("optimiser step")
+        panel.set_ylabel(metric)
+        panel.set_title(textwrap.fill(named[0][1].meaning, 42), fontsize=8)
+        panel.legend(fontsize=7)
     figure.tight_layout()
     return figure

@@ -238,11 +238,16 @@ def selection_rows(selections: Sequence[Mapping[str, Any]], alphas: Sequence[flo
     return rows
 
 
+def png_data_uri(png: bytes) -> str:
+    """A PNG as a data URI, so the page stays one self-contained file."""
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
 def inline_png(path: Path | None) -> str | None:
-    """A data URI of a PNG (None where the figure was not produced)."""
+    """A data URI of a PNG file (None where the figure was not produced)."""
     if path is None or not path.is_file():
         return None
-    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+    return png_data_uri(path.read_bytes())
 
 
 def provenance(config: Mapping[str, Any], benchmarks: Path | None, revisions: Mapping[str, str]) -> dict[str, Any]:
@@ -345,6 +350,9 @@ class ReportInputs:
     settings: dict[str, str]
     provenance: dict[str, Any]
     examples: list[dict[str, str]] = field(default_factory=list)
+    # The mini zoo's training curves (a PNG data URI) and the models drawn, when the models have them.
+    training_curves: str | None = None
+    curve_models: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
 
@@ -375,6 +383,8 @@ def render(inputs: ReportInputs, templates: Path) -> str:
         settings=inputs.settings,
         provenance=inputs.provenance,
         examples=inputs.examples,
+        training_curves=inputs.training_curves,
+        curve_models=inputs.curve_models,
         notes=inputs.notes,
         missing=sum(row["missing"] for row in table1_rows(inputs.table1, inputs.grid, {})),
     )

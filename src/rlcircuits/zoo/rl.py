@@ -290,7 +290,7 @@ def train_rl(
         trainer.train()
     model.requires_grad_(False)
     curve = training_curve(trainer.state.log_history, *CURVES[algorithm])
-    record.update(curve_window(curve["values"]))
+    record.update(curve_window(curve.values))
     save_model(model, out, record, curve)
     log.info("%s done in %.1f s: %s", algorithm, time.perf_counter() - started, out)
     return record

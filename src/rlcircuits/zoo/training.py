@@ -28,6 +28,7 @@ from typing import Any
 import torch
 from transformers import LlamaConfig, MistralConfig, PretrainedConfig, PreTrainedModel, Qwen2Config
 
+from rlcircuits.contracts import TRAINING_CURVE, TrainingCurve, write_training_curve
 from rlcircuits.errors import InputFormatError, SettingsError
 from rlcircuits.files import atomic_folder
 from rlcircuits.options import ARCHITECTURES, Architecture
@@ -41,8 +42,6 @@ log = logging.getLogger(__name__)
 # Longest prompt plus answer the zoo needs, with room to spare (positions cost no parameters).
 MAX_POSITIONS = 512
 METADATA = "zoo_training.json"
-# Per-step training curve saved beside the weights (format: ``training_curve``).
-CURVE = "training_curve.json"
 PRACTICE_QUESTION = "Practice."
 _FACTS_PER_PRACTICE_LINE = 10
 
@@ -221,25 +220,15 @@ def trainer_arguments(scratch: Path, settings: Any, steps: int, batch_size: int)
     )
 
 
-def training_curve(history: Sequence[Mapping[str, Any]], metric: str, meaning: str) -> dict[str, Any]:
-    """One value of a trainer's logged ``metric`` per optimiser step, as saved in ``CURVE``.
-
-    The file is ``{"metric": <TRL's log key>, "meaning": <what it measures>, "steps": [1, 2, …],
-    "values": [...]}``, the two lists of equal length, so the report can draw any model's curve
-    without knowing its trainer.
-    """
+def training_curve(history: Sequence[Mapping[str, Any]], metric: str, meaning: str) -> TrainingCurve:
+    """One value of a trainer's logged ``metric`` per optimiser step (the trainers log every step)."""
     points = [(int(entry["step"]), float(entry[metric])) for entry in history if metric in entry]
     if not points:
         raise ValueError(f"the trainer logged no {metric!r}; cannot save the training curve")
-    return {
-        "metric": metric,
-        "meaning": meaning,
-        "steps": [step for step, _ in points],
-        "values": [value for _, value in points],
-    }
+    return TrainingCurve(metric, meaning, tuple(step for step, _ in points), tuple(value for _, value in points))
 
 
-def save_model(model: PreTrainedModel, out: str | Path, metadata: Mapping[str, Any], curve: Mapping[str, Any]) -> None:
+def save_model(model: PreTrainedModel, out: str | Path, metadata: Mapping[str, Any], curve: TrainingCurve) -> None:
     """Write a standard HF model folder (weights, config, tokenizer) plus the training record and curve."""
     tokenizer = build_tokenizer()
     model.config.update({**special_ids(tokenizer), "use_cache": True})  # trainers turn the cache off
@@ -248,7 +237,7 @@ def save_model(model: PreTrainedModel, out: str | Path, metadata: Mapping[str, A
         model.save_pretrained(folder)
         save_tokenizer(folder)
         (folder / METADATA).write_text(json.dumps(metadata, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-        (folder / CURVE).write_text(json.dumps(curve) + "\n", encoding="utf-8")
+        write_training_curve(folder / TRAINING_CURVE, curve)
 
 
 def train_sft(
@@ -294,7 +283,7 @@ def train_sft(
     curve = training_curve(
         trainer.state.log_history, "loss", "mean cross-entropy of the completion tokens (nats/token)"
     )
-    record["first_loss"], record["final_loss"] = curve["values"][0], curve["values"][-1]
+    record["first_loss"], record["final_loss"] = curve.values[0], curve.values[-1]
     save_model(model, out, record, curve)
     log.info("SFT %s done in %.1f s: %s", shape.architecture, time.perf_counter() - started, out)
     return record
