@@ -419,3 +419,5 @@ def test_training_clis_report_bad_input_in_one_line(tmp_path, capsys):
     fails_cleanly(capsys, rl_cli, argv, "train_rl", f"{tmp_path}: not a zoo model folder", [rl_out])
     argv = ["--architecture", "llama", "--heads", "3", "--train", missing, "--out", str(sft_out)]
     fails_cleanly(capsys, sft_cli, argv, "train_sft", "must divide", [sft_out])
+    argv = ["--algorithm", "dpo", "--beta", "0", "--base", str(tmp_path), "--train", missing, "--out", str(rl_out)]
+    fails_cleanly(capsys, rl_cli, argv, "train_rl", "dpo needs beta > 0", [rl_out])

@@ -82,14 +82,14 @@ class RLSettings:
     (GRPO/RLOO's group, offline DPO's one-off samples; online DPO always draws two).
     """
 
-    steps: int = 40
+    steps: int = 120
     prompts_per_step: int = 8
     generations: int = 8
-    learning_rate: float = 5e-5
+    learning_rate: float = 3e-5
     beta: float = 0.05
     temperature: float = 0.7
     max_completion_length: int = 64
-    warmup_ratio: float = 0.0
+    warmup_ratio: float = 0.1
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -260,6 +260,10 @@ def train_rl(
     """Tune the SFT model in ``base`` with ``algorithm`` and save it to ``out``; returns the run's record."""
     if algorithm not in ALGORITHMS:
         raise SettingsError(f"unknown algorithm {algorithm!r}; choose one of {', '.join(ALGORITHMS)}")
+    if algorithm in ("dpo", "online_dpo") and not settings.beta > 0:
+        raise SettingsError(
+            f"{algorithm} needs beta > 0 (the DPO loss scales the log-ratios by it), got {settings.beta}"
+        )
     if not (Path(base) / METADATA).is_file():
         raise ModelLoadError(f"{base}: not a zoo model folder (no {METADATA})")
     tasks = read_train_files(train_files)
