@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 from safetensors.torch import load_file
 from transformers import LlamaConfig, MistralConfig, Qwen2Config
 
@@ -369,6 +370,18 @@ def test_offline_dpo_without_mixed_samples_is_a_clear_error(tmp_path, train_file
     with pytest.raises(ValueError, match="no preference pairs"):
         train_rl("dpo", qwen2_base, train_files, TINY_RL, tmp_path / "dpo")
     assert not (tmp_path / "dpo").exists()
+
+
+def test_demo_zoo_settings_keep_the_comparisons_fair():
+    """The demo's deep bases (issue 15: >= 4 layers, >= 77 edges) and its arms: the online-RL models share
+    their RL settings, and the DPO ablation differs from offline DPO in the algorithm only."""
+    zoo = yaml.safe_load((REPO / "config" / "demo.yaml").read_text())["zoo"]
+    assert all(spec["layers"] >= 4 for spec in zoo["sft"].values())
+    settings = {name: {k: v for k, v in spec.items() if k not in ("algorithm", "base")} for name, spec in zoo["rl"].items()}
+    online = [name for name, spec in zoo["rl"].items() if spec["algorithm"] in ("grpo", "rloo")]
+    assert len(online) == 3 and all(settings[name] == settings[online[0]] for name in online)
+    assert zoo["rl"]["qwen2_dpo"]["base"] == zoo["rl"]["qwen2_online_dpo"]["base"]
+    assert settings["qwen2_dpo"] == settings["qwen2_online_dpo"] and settings["qwen2_dpo"]["beta"] > 0
 
 
 # --- command lines ----------------------------------------------------------------------------
