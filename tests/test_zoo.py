@@ -377,7 +377,9 @@ def test_demo_zoo_settings_keep_the_comparisons_fair():
     their RL settings, and the DPO ablation differs from offline DPO in the algorithm only."""
     zoo = yaml.safe_load((REPO / "config" / "demo.yaml").read_text())["zoo"]
     assert all(spec["layers"] >= 4 for spec in zoo["sft"].values())
-    settings = {name: {k: v for k, v in spec.items() if k not in ("algorithm", "base")} for name, spec in zoo["rl"].items()}
+    settings = {
+        name: {k: v for k, v in spec.items() if k not in ("algorithm", "base")} for name, spec in zoo["rl"].items()
+    }
     online = [name for name, spec in zoo["rl"].items() if spec["algorithm"] in ("grpo", "rloo")]
     assert len(online) == 3 and all(settings[name] == settings[online[0]] for name in online)
     assert zoo["rl"]["qwen2_dpo"]["base"] == zoo["rl"]["qwen2_online_dpo"]["base"]
