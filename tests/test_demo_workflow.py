@@ -105,5 +105,6 @@ def test_the_report_shows_the_tables_figures_and_the_ablation(smoke_run):
         "train_rl",
     ):
         assert text in html, text
-    assert html.count("data:image/png;base64,") == 3
+    assert html.count("data:image/png;base64,") == 4  # Figures 2, 3(a), 3(b) and the zoo's training curves
+    assert "Training curves of the mini zoo's models (rl/dpo, rl/grpo, rl/online_dpo, sft/llama)" in html
     assert "have no results" not in html  # every cell of the grid is there
