@@ -3,7 +3,7 @@ import os
 import pytest
 
 from rlcircuits.errors import InputFormatError
-from rlcircuits.files import atomic_folder, atomic_output, is_local_path, iter_jsonl
+from rlcircuits.files import atomic_folder, atomic_output, is_local_path, iter_jsonl, read_json
 
 
 def test_atomic_output_appears_only_on_success_with_the_usual_mode(tmp_path):
@@ -70,3 +70,13 @@ def test_iter_jsonl_names_the_line(tmp_path):
 def test_is_local_path(name, local):
     """The loaders and rules/common.smk's model_path decide "local folder or Hub id" with this one function."""
     assert is_local_path(name) is local
+
+
+def test_read_json_names_the_file_and_line(tmp_path):
+    (tmp_path / "a.json").write_text('{"x": [1, 2]}')
+    assert read_json(tmp_path / "a.json") == {"x": [1, 2]}
+    with pytest.raises(InputFormatError, match=r"b\.json: metrics file not found"):
+        read_json(tmp_path / "b.json", "metrics file")
+    (tmp_path / "c.json").write_text('{"x":\n oops}')
+    with pytest.raises(InputFormatError, match=r"c\.json: invalid JSON at line 2"):
+        read_json(tmp_path / "c.json")

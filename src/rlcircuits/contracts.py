@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, Self, TypeVar, get_args
 
 from rlcircuits.errors import InputFormatError
-from rlcircuits.files import atomic_output, iter_jsonl
+from rlcircuits.files import atomic_output, iter_jsonl, read_json
 
 if TYPE_CHECKING:  # numpy is imported where used: the workflow imports this module on a bare host
     import numpy as np
@@ -233,12 +233,7 @@ def _number(value: Any) -> bool:
 def read_selection(path: str | Path) -> Selection:
     """Parse and validate a selection file; an empty sample list is an error here."""
     path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputFormatError(f"{path}: selection file not found") from None
-    except json.JSONDecodeError as exc:
-        raise InputFormatError(f"{path}: invalid JSON at line {exc.lineno}: {exc.msg}") from None
+    data = read_json(path, "selection file")
     t_bar = _require(data, "t_bar", "", path)
     if not _number(t_bar) or t_bar <= 0:
         raise InputFormatError(f"{path}: t_bar must be a positive number, got {t_bar!r}")
@@ -311,12 +306,7 @@ def write_training_curve(path: str | Path, curve: TrainingCurve) -> None:
 def read_training_curve(path: str | Path) -> TrainingCurve:
     """A training curve, validated: steps strictly increasing integers, one finite value per step."""
     path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputFormatError(f"{path}: training curve not found") from None
-    except json.JSONDecodeError as exc:
-        raise InputFormatError(f"{path}: invalid JSON at line {exc.lineno}: {exc.msg}") from None
+    data = read_json(path, "training curve")
     metric, meaning = (_require(data, key, "", path) for key in ("metric", "meaning"))
     steps, values = (_require(data, key, "", path) for key in ("steps", "values"))
     if not (isinstance(metric, str) and isinstance(meaning, str)):

@@ -71,6 +71,16 @@ def _umask() -> int:
     return current
 
 
+def read_json(path: str | os.PathLike[str], what: str = "file") -> Any:
+    """One JSON document; a missing file or bad JSON is an InputFormatError naming the file (and line)."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputFormatError(f"{path}: {what} not found") from None
+    except json.JSONDecodeError as exc:
+        raise InputFormatError(f"{path}: invalid JSON at line {exc.lineno}: {exc.msg}") from None
+
+
 def iter_jsonl(path: str | os.PathLike[str], what: str = "file") -> Iterator[tuple[str, Any]]:
     """("path:line", record) for each non-blank line of a JSON-lines file; bad JSON names the line."""
     path = Path(path)

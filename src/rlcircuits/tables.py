@@ -8,7 +8,6 @@ its published numbers. q-values are Benjamini-Hochberg over every row.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ import pandas as pd
 from rlcircuits.analysis import EXPECTED_DIRECTION
 from rlcircuits.contracts import ROLES, read_graded
 from rlcircuits.errors import InputFormatError, SettingsError
-from rlcircuits.files import atomic_output
+from rlcircuits.files import atomic_output, read_json
 from rlcircuits.stats import benjamini_hochberg
 
 METRICS = ("intensity", "complexity", "kurtosis", "diversity")
@@ -52,12 +51,7 @@ RESULT_KEYS = ("test", "base", "rl", "difference", "ci_low", "ci_high", "p_value
 
 def read_cell(path: str | Path) -> dict[str, Any]:
     """A metrics record written by `analyze`, checked for the keys Table 1 reads."""
-    try:
-        record = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputFormatError(f"{path}: metrics file not found") from None
-    except json.JSONDecodeError as exc:
-        raise InputFormatError(f"{path}: invalid JSON at line {exc.lineno}: {exc.msg}") from None
+    record = read_json(path, "metrics file")
     for key in ("pair", "dataset", "alpha", "metrics"):
         if key not in record:
             raise InputFormatError(f"{path}: missing key {key}")
