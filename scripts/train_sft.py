@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from rlcircuits.cli import run_stage
+from rlcircuits.cli import add_settings, run_stage, settings_from
 from rlcircuits.options import ARCHITECTURES
 from rlcircuits.zoo.training import ModelShape, SFTSettings, train_sft
 
@@ -22,36 +22,28 @@ SHAPE, SETTINGS = ModelShape("llama"), SFTSettings()
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--architecture", required=True, choices=ARCHITECTURES, help="decoder family")
-    parser.add_argument("--layers", type=int, default=SHAPE.layers, help=f"decoder layers (default: {SHAPE.layers})")
-    parser.add_argument("--hidden", type=int, default=SHAPE.hidden, help=f"hidden size (default: {SHAPE.hidden})")
-    parser.add_argument("--heads", type=int, default=SHAPE.heads, help=f"attention heads (default: {SHAPE.heads})")
-    parser.add_argument(
-        "--kv-heads", type=int, default=SHAPE.kv_heads, help=f"key/value heads (default: {SHAPE.kv_heads})"
-    )
-    parser.add_argument(
-        "--intermediate", type=int, default=SHAPE.intermediate, help=f"MLP width (default: {SHAPE.intermediate})"
+    add_settings(
+        parser,
+        SHAPE,
+        {
+            "layers": "decoder layers",
+            "hidden": "hidden size",
+            "heads": "attention heads",
+            "kv_heads": "key/value heads",
+            "intermediate": "MLP width",
+        },
     )
     parser.add_argument("--train", required=True, nargs="+", help="train-split JSONL files from zoo_tasks.py")
-    parser.add_argument(
-        "--steps", type=int, default=SETTINGS.steps, help=f"optimiser steps (default: {SETTINGS.steps})"
-    )
-    parser.add_argument(
-        "--batch-size", type=int, default=SETTINGS.batch_size, help=f"rows per step (default: {SETTINGS.batch_size})"
-    )
-    parser.add_argument(
-        "--learning-rate",
-        type=float,
-        default=SETTINGS.learning_rate,
-        help=f"peak AdamW rate (default: {SETTINGS.learning_rate})",
-    )
-    parser.add_argument(
-        "--practice",
-        type=int,
-        default=SETTINGS.practice,
-        help=f"arithmetic practice lines (default: {SETTINGS.practice})",
-    )
-    parser.add_argument(
-        "--seed", type=int, default=SETTINGS.seed, help=f"initialisation and data seed (default: {SETTINGS.seed})"
+    add_settings(
+        parser,
+        SETTINGS,
+        {
+            "steps": "optimiser steps",
+            "batch_size": "rows per step",
+            "learning_rate": "peak AdamW rate",
+            "practice": "arithmetic practice lines",
+            "seed": "initialisation and data seed",
+        },
     )
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default: 1)")
     parser.add_argument("--out", required=True, help="output model folder")
@@ -59,14 +51,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def train(args: argparse.Namespace) -> None:
-    shape = ModelShape(args.architecture, args.layers, args.hidden, args.heads, args.kv_heads, args.intermediate)
-    settings = SFTSettings(
-        steps=args.steps,
-        batch_size=args.batch_size,
-        learning_rate=args.learning_rate,
-        practice=args.practice,
-        seed=args.seed,
-    )
+    shape, settings = settings_from(args, ModelShape), settings_from(args, SFTSettings)
     train_sft(shape, args.train, settings, args.out, threads=args.threads)
 
 

@@ -1,8 +1,12 @@
-"""cli.run_stage: the user's errors become one line and exit 1; anything else keeps its traceback."""
+"""cli.run_stage: the user's errors become one line and exit 1; anything else keeps its traceback.
+And the settings options that the training CLIs build from their settings dataclasses."""
+
+import argparse
+import dataclasses
 
 import pytest
 
-from rlcircuits.cli import run_stage
+from rlcircuits.cli import add_settings, run_stage, settings_from
 from rlcircuits.errors import RLCircuitsError, SettingsError
 
 
@@ -31,3 +35,21 @@ def test_a_settings_error_is_both_kinds():
 
 def test_success_is_exit_zero():
     assert run_stage("stage", lambda: None) == 0
+
+
+@dataclasses.dataclass(frozen=True)
+class _Settings:
+    steps: int = 40
+    learning_rate: float = 5e-5
+    hidden: str = "kept"  # not offered on the command line: keeps its default
+
+
+def test_settings_options_take_type_and_default_from_the_dataclass():
+    parser = argparse.ArgumentParser()
+    add_settings(parser, _Settings(), {"steps": "optimiser steps", "learning_rate": "AdamW rate"})
+    assert "optimiser steps (default: 40)" in parser.format_help()
+    assert settings_from(parser.parse_args([]), _Settings) == _Settings()
+    args = parser.parse_args(["--steps", "7", "--learning-rate", "1e-3"])
+    assert settings_from(args, _Settings) == _Settings(steps=7, learning_rate=1e-3)
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--steps", "seven"])

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 from rlcircuits.errors import RLCircuitsError
 
@@ -22,3 +25,23 @@ def run_stage(name: str, action: Callable[[], None]) -> int:
         print(f"{name}: error: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def add_settings(parser: argparse.ArgumentParser, defaults: Any, helps: Mapping[str, str]) -> None:
+    """One ``--field-name`` option per named field of a settings dataclass, typed and defaulted by it.
+
+    The dataclass stays the one place a default is written; the help says it.
+    """
+    for name, text in helps.items():
+        default = getattr(defaults, name)
+        flag = "--" + name.replace("_", "-")
+        parser.add_argument(flag, type=type(default), default=default, help=f"{text} (default: {default})")
+
+
+S = TypeVar("S")
+
+
+def settings_from(args: argparse.Namespace, kind: type[S]) -> S:
+    """The ``kind`` settings from the parsed options that name its fields (the rest keep their defaults)."""
+    names = [field.name for field in dataclasses.fields(kind)]  # type: ignore[arg-type]
+    return kind(**{name: getattr(args, name) for name in names if hasattr(args, name)})
