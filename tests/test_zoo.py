@@ -373,9 +373,10 @@ def test_offline_dpo_without_mixed_samples_is_a_clear_error(tmp_path, train_file
 
 
 def test_demo_zoo_settings_keep_the_comparisons_fair():
-    """The demo's arms: the online-RL models share their RL settings, and the DPO ablation differs from
-    offline DPO in the algorithm only."""
+    """The demo's deep bases (issue 15: >= 4 layers, >= 77 edges) and its arms: the online-RL models share
+    their RL settings, and the DPO ablation differs from offline DPO in the algorithm only."""
     zoo = yaml.safe_load((REPO / "config" / "demo.yaml").read_text())["zoo"]
+    assert all(spec["layers"] >= 4 for spec in zoo["sft"].values())
     settings = {
         name: {k: v for k, v in spec.items() if k not in ("algorithm", "base")} for name, spec in zoo["rl"].items()
     }
