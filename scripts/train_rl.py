@@ -1,9 +1,11 @@
 #!/usr/bin/env python
-"""Tune one mini-zoo SFT base with TRL on CPU: GRPO, RLOO, offline DPO or online DPO.
+"""Tune one mini-zoo SFT base with TRL on CPU: GRPO, RLOO, offline DPO, online DPO or continued SFT.
 
 The reward is the real grader's verdict on each sampled answer. Offline DPO samples its
 preference pairs once from the base (chosen: graded correct, rejected: graded wrong); online
-DPO samples fresh pairs at every step with the same settings otherwise. Seeded and
+DPO samples fresh pairs at every step with the same settings otherwise. Continued SFT, the
+controlled study's no-RL control, trains on the worked solutions of the same number of questions
+per step, steps and learning rate. Seeded and
 single-threaded: the same arguments give identical weights. OUT becomes a standard Hugging Face
 model folder, written beside OUT and renamed into place.
 """
@@ -30,7 +32,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         DEFAULTS,
         {
             "steps": "optimiser steps",
-            "prompts_per_step": "questions (DPO: pairs) per step",
+            "prompts_per_step": "questions (DPO: pairs; continued SFT: worked solutions) per step",
             "generations": "samples per question: GRPO/RLOO group, offline DPO's one-off samples",
             "learning_rate": "AdamW rate",
             "warmup_ratio": "share of the steps the rate warms up over, then cosine decay",

@@ -365,6 +365,23 @@ def test_offline_dpo_trains_on_pairs_sampled_once(tmp_path, train_files, qwen2_b
 
 @pytest.mark.slow
 @pytest.mark.trl
+def test_continued_sft_control_trains_the_worked_solutions_with_the_rl_arms_steps_and_rate(
+    tmp_path, train_files, qwen2_base
+):
+    """The study's no-RL control: the RL settings' steps, questions per step and rate, on SFT data; no grader."""
+    settings = replace(TINY_RL, steps=3, learning_rate=1e-3)
+    record = train_rl("continued_sft", qwen2_base, train_files, settings, tmp_path / "control")
+    assert record["stage"] == "continued_sft" and record["settings"]["learning_rate"] == 1e-3
+    losses = _curve(tmp_path / "control", "loss", settings.steps)
+    assert all(loss > 0 for loss in losses) and record["curve_last"] == losses[-1]
+    _assert_loadable_zoo_model(tmp_path / "control", train_files)
+    assert not torch.equal(
+        _weights(qwen2_base)["model.norm.weight"], _weights(tmp_path / "control")["model.norm.weight"]
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.trl
 def test_offline_dpo_without_mixed_samples_is_a_clear_error(tmp_path, train_files, qwen2_base, monkeypatch):
     monkeypatch.setattr(rl, "grade_answers", lambda answers, golds, pool: [False] * len(answers))
     with pytest.raises(ValueError, match="no preference pairs"):

@@ -30,5 +30,6 @@ Convention = Literal["ours", "paper"]
 CONVENTIONS: tuple[Convention, ...] = get_args(Convention)
 Architecture = Literal["llama", "mistral", "qwen2"]
 ARCHITECTURES: tuple[Architecture, ...] = get_args(Architecture)
-Algorithm = Literal["grpo", "rloo", "dpo", "online_dpo"]
+# Zoo tuning algorithms; continued_sft is the controlled study's no-RL control (more SFT steps).
+Algorithm = Literal["grpo", "rloo", "dpo", "online_dpo", "continued_sft"]
 ALGORITHMS: tuple[Algorithm, ...] = get_args(Algorithm)

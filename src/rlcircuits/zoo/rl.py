@@ -17,6 +17,10 @@ first stop string.
   step, the one the grader scores higher is chosen (ties keep the first sample as chosen, as
   TRL does). Same base, data, beta and step count as ``dpo``, so online versus offline sampling
   is the only difference.
+* ``continued_sft``: the controlled study's no-RL control: TRL's SFTTrainer goes on training the
+  base on the train questions' worked solutions, ``steps`` steps of ``prompts_per_step``
+  questions at the same learning rate and schedule as the RL arms. It separates what RL does
+  from what any more training does.
 
 Every trainer sees prompt and completion as the generate stage does: BOS, the prompt's
 characters, the answer's characters, EOS. GRPO, RLOO and DPO add the BOS themselves; online DPO
@@ -54,6 +58,7 @@ from rlcircuits.zoo.training import (
     prompt,
     read_train_files,
     save_model,
+    sft_rows,
     small_vocabulary_tiles,
     trainer_arguments,
     training_curve,
@@ -69,6 +74,7 @@ CURVES = {
     "rloo": ("reward", "mean reward (fraction of sampled answers graded correct)"),
     "online_dpo": ("objective/scores", "mean reward (fraction of sampled answers graded correct)"),
     "dpo": ("rewards/margins", "DPO reward margin: beta x (chosen - rejected) log-ratio to the base"),
+    "continued_sft": ("loss", "mean cross-entropy of the completion tokens (nats/token)"),
 }
 # Batches of the one-off sampling of offline DPO's pairs (prompts x samples rows each).
 _SAMPLING_ROWS = 256
@@ -248,6 +254,21 @@ def _dpo_trainer(model: Any, tokenizer: Any, pairs: Sequence[dict[str, str]], se
     return DPOTrainer(model=model, args=args, train_dataset=Dataset.from_list(list(pairs)), processing_class=tokenizer)
 
 
+def _continued_sft_trainer(model: Any, tokenizer: Any, tasks: Sequence[Task], settings: RLSettings, scratch: Path):
+    """More SFT on the worked solutions (no practice lines): the RL arms' questions, steps, rate and schedule."""
+    from datasets import Dataset
+    from trl import SFTConfig, SFTTrainer
+
+    args = SFTConfig(
+        **trainer_arguments(scratch, settings, settings.steps, settings.prompts_per_step),
+        max_length=MAX_POSITIONS,
+        completion_only_loss=True,
+        dataset_num_proc=None,
+    )
+    rows = sft_rows(tasks, practice=0, seed=settings.seed)
+    return SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tokenizer)
+
+
 def train_rl(
     algorithm: Algorithm,
     base: str | Path,
@@ -289,6 +310,8 @@ def train_rl(
             record["preference_pairs"] = len(pairs)
             log.info("DPO: %d preference pairs sampled in %.1f s", len(pairs), time.perf_counter() - started)
             trainer = _dpo_trainer(model, tokenizer, pairs, settings, Path(scratch))
+        elif algorithm == "continued_sft":
+            trainer = _continued_sft_trainer(model, tokenizer, tasks, settings, Path(scratch))
         else:
             trainer = _online_trainer(algorithm, model, tokenizer, tasks, settings, Path(scratch), pool)
         trainer.train()
