@@ -1,0 +1,304 @@
+"""Statistics of the controlled study (DESIGN §4 "Study statistics"): the seed is the unit of replication.
+
+Every tuned model of an arm is one seed, analysed against the study's shared base through the
+ordinary pipeline, so each seed contributes one Table 1 row per metric x dataset x alpha (its
+relative change) and one Table 4 accuracy change per dataset. From those values:
+
+* per arm x metric x dataset x alpha: the mean over seeds with a Student-t confidence interval
+  over seeds (the per-sample noise inside a cell is already averaged into each seed's value);
+* per contrast (arm minus versus arm): the difference of the two arms' means with a Welch
+  interval: seeds of different arms are independent training runs, so nothing pairs them;
+* per hypothesis (a contrast x a metric, in the direction the paper claims for RL): the same
+  Welch interval on each seed's mean over every dataset x alpha cell, at a Bonferroni-adjusted
+  level over all hypotheses. Supported when the interval lies wholly on the claimed side, not
+  supported when wholly on the other side, inconclusive when it covers zero.
+
+With three seeds a t interval has two degrees of freedom: intervals are wide by design, and a
+verdict needs the effect to be large against seed-to-seed variation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from rlcircuits.errors import InputFormatError, SettingsError
+
+ACCURACY = "accuracy"
+# Accuracy changes over all datasets at once: each seed's mean change over the tasks.
+ALL_DATASETS = "all"
+CONFIDENCE = 0.95
+FAMILY_LEVEL = 0.05
+SEED_COLUMNS = ("arm", "pair", "metric", "dataset", "alpha", "value")
+ARM_COLUMNS = ("arm", "label", "metric", "dataset", "alpha", "n_seeds", "mean", "ci_low", "ci_high")
+CONTRAST_COLUMNS = (
+    "contrast",
+    "arm",
+    "versus",
+    "metric",
+    "dataset",
+    "alpha",
+    "n_arm",
+    "n_versus",
+    "difference",
+    "ci_low",
+    "ci_high",
+)
+VERDICT_COLUMNS = (
+    "hypothesis",
+    "contrast",
+    "metric",
+    "expected",
+    "cells",
+    "difference",
+    "ci_low",
+    "ci_high",
+    "confidence",
+    "verdict",
+)
+VERDICTS = ("supported", "not supported", "inconclusive")
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One training arm of the study: its label and its pairs, one per seed."""
+
+    name: str
+    label: str
+    pairs: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Contrast:
+    """``arm`` minus ``versus``, and what that difference isolates."""
+
+    name: str
+    arm: str
+    versus: str
+
+
+@dataclass(frozen=True)
+class Interval:
+    estimate: float
+    low: float
+    high: float
+
+
+def arms_from_config(config: Mapping) -> tuple[list[Arm], list[Contrast]]:
+    """The study's arms and contrasts from a run config's ``study`` key, checked against its pairs."""
+    study = config.get("study")
+    if not study:
+        raise SettingsError("the config has no `study` key")
+    pairs = set(config.get("pairs", {}))
+    arms = []
+    seen: dict[str, str] = {}
+    for name, spec in study["arms"].items():
+        for pair in spec["pairs"]:
+            if pair not in pairs:
+                raise SettingsError(f"config study.arms.{name}.pairs: {pair!r} is not a pair of `pairs`")
+            if pair in seen:
+                raise SettingsError(f"config study.arms.{name}.pairs: {pair!r} is already a seed of arm {seen[pair]}")
+            seen[pair] = name
+        if len(spec["pairs"]) < 2:
+            raise SettingsError(f"config study.arms.{name}.pairs: an arm needs at least 2 seeds for an interval")
+        arms.append(Arm(name, spec["label"], tuple(spec["pairs"])))
+    contrasts = []
+    for spec in study.get("contrasts", []):
+        for key in ("arm", "versus"):
+            if spec[key] not in study["arms"]:
+                raise SettingsError(
+                    f"config study.contrasts {spec['name']!r}: {key} {spec[key]!r} is not an arm of study.arms"
+                )
+        contrasts.append(Contrast(spec["name"], spec["arm"], spec["versus"]))
+    return arms, contrasts
+
+
+def seed_values(table1: pd.DataFrame, table4: pd.DataFrame, arms: Sequence[Arm]) -> pd.DataFrame:
+    """One row per arm x seed (pair) x metric x dataset x alpha: the seed's relative change.
+
+    Metrics come from Table 1 (``relative_change``, our convention); accuracy from Table 4 as
+    the change in points from base to tuned model, per dataset and averaged over datasets
+    (``dataset`` = ``all``, no alpha).
+    """
+    rows = []
+    for arm in arms:
+        for pair in arm.pairs:
+            cells = table1[table1["pair"] == pair]
+            if cells.empty:
+                raise InputFormatError(f"Table 1 has no rows of pair {pair!r} (arm {arm.name})")
+            for cell in cells.itertuples():
+                rows.append((arm.name, pair, cell.metric, cell.dataset, float(cell.alpha), float(cell.relative_change)))
+            accuracy = table4[table4["pair"] == pair].pivot(index="dataset", columns="role", values="accuracy_pct")
+            if accuracy.empty or set(accuracy.columns) != {"base", "rl"} or accuracy.isna().any().any():
+                raise InputFormatError(f"Table 4 lacks a base or rl accuracy of pair {pair!r} (arm {arm.name})")
+            change = accuracy["rl"] - accuracy["base"]
+            rows += [(arm.name, pair, ACCURACY, dataset, np.nan, float(value)) for dataset, value in change.items()]
+            rows.append((arm.name, pair, ACCURACY, ALL_DATASETS, np.nan, float(change.mean())))
+    return pd.DataFrame(rows, columns=list(SEED_COLUMNS))
+
+
+def mean_interval(values: Sequence[float], confidence: float = CONFIDENCE) -> Interval:
+    """Mean over seeds with a Student-t interval (NaN bounds with fewer than two seeds)."""
+    x = np.asarray(values, dtype=float)
+    mean = float(x.mean()) if x.size else np.nan
+    if x.size < 2:
+        return Interval(mean, np.nan, np.nan)
+    half = stats.t.ppf(0.5 + confidence / 2, x.size - 1) * x.std(ddof=1) / np.sqrt(x.size)
+    return Interval(mean, mean - half, mean + half)
+
+
+def welch_interval(a: Sequence[float], b: Sequence[float], confidence: float = CONFIDENCE) -> Interval:
+    """Difference of two independent groups' means, mean(a) - mean(b), with a Welch interval."""
+    x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    difference = float(x.mean() - y.mean()) if x.size and y.size else np.nan
+    if x.size < 2 or y.size < 2:
+        return Interval(difference, np.nan, np.nan)
+    vx, vy = x.var(ddof=1) / x.size, y.var(ddof=1) / y.size
+    se = np.sqrt(vx + vy)
+    if se == 0:
+        return Interval(difference, difference, difference)
+    df = (vx + vy) ** 2 / (vx**2 / (x.size - 1) + vy**2 / (y.size - 1))
+    half = stats.t.ppf(0.5 + confidence / 2, df) * se
+    return Interval(difference, difference - half, difference + half)
+
+
+def _alpha_key(alpha: float) -> float | None:
+    """Alpha as a lookup key: accuracy rows have none (NaN, which never equals itself)."""
+    return None if np.isnan(alpha) else float(alpha)
+
+
+_CELL = ["metric", "dataset", "alpha"]
+
+
+def _cells(seeds: pd.DataFrame) -> list[tuple[str, str, float]]:
+    keys = seeds[_CELL].drop_duplicates()
+    return [(m, d, a) for m, d, a in keys.itertuples(index=False)]
+
+
+def _values(seeds: pd.DataFrame, arm: str, metric: str, dataset: str, alpha: float) -> np.ndarray:
+    rows = seeds[(seeds["arm"] == arm) & (seeds["metric"] == metric) & (seeds["dataset"] == dataset)]
+    rows = rows[rows["alpha"].isna()] if _alpha_key(alpha) is None else rows[rows["alpha"] == alpha]
+    return rows["value"].dropna().to_numpy()
+
+
+def arm_table(seeds: pd.DataFrame, arms: Sequence[Arm], confidence: float = CONFIDENCE) -> pd.DataFrame:
+    """Per arm x metric x dataset x alpha: seeds, mean relative change and its interval over seeds."""
+    rows = []
+    for arm in arms:
+        for metric, dataset, alpha in _cells(seeds[seeds["arm"] == arm.name]):
+            values = _values(seeds, arm.name, metric, dataset, alpha)
+            interval = mean_interval(values, confidence)
+            rows.append(
+                (
+                    arm.name,
+                    arm.label,
+                    metric,
+                    dataset,
+                    alpha,
+                    values.size,
+                    interval.estimate,
+                    interval.low,
+                    interval.high,
+                )
+            )
+    return pd.DataFrame(rows, columns=list(ARM_COLUMNS))
+
+
+def contrast_table(seeds: pd.DataFrame, contrasts: Sequence[Contrast], confidence: float = CONFIDENCE) -> pd.DataFrame:
+    """Per contrast x metric x dataset x alpha: difference of the arms' means with its Welch interval."""
+    rows = []
+    for contrast in contrasts:
+        for metric, dataset, alpha in _cells(seeds[seeds["arm"].isin([contrast.arm, contrast.versus])]):
+            a = _values(seeds, contrast.arm, metric, dataset, alpha)
+            b = _values(seeds, contrast.versus, metric, dataset, alpha)
+            interval = welch_interval(a, b, confidence)
+            rows.append(
+                (
+                    contrast.name,
+                    contrast.arm,
+                    contrast.versus,
+                    metric,
+                    dataset,
+                    alpha,
+                    a.size,
+                    b.size,
+                    interval.estimate,
+                    interval.low,
+                    interval.high,
+                )
+            )
+    return pd.DataFrame(rows, columns=list(CONTRAST_COLUMNS))
+
+
+def seed_summaries(seeds: pd.DataFrame, arm: Arm, metric: str, cells: Sequence[tuple[str, float]]) -> np.ndarray:
+    """Each seed's mean over the given dataset x alpha cells of ``metric``."""
+    rows = seeds[(seeds["arm"] == arm.name) & (seeds["metric"] == metric)]
+    keyed = {(r.pair, r.dataset, _alpha_key(r.alpha)): r.value for r in rows.itertuples()}
+    return np.array([np.mean([keyed[pair, d, _alpha_key(a)] for d, a in cells]) for pair in arm.pairs])
+
+
+def _shared_cells(seeds: pd.DataFrame, arms: Sequence[Arm], metric: str) -> list[tuple[str, float]]:
+    """The dataset x alpha cells every seed of the given arms has a value for (so all seeds average alike)."""
+    rows = seeds[(seeds["metric"] == metric) & seeds["pair"].isin([p for arm in arms for p in arm.pairs])]
+    rows = rows.dropna(subset=["value"])
+    pairs = {p for arm in arms for p in arm.pairs}
+    counts = rows.groupby(["dataset", "alpha"], dropna=False)["pair"].nunique()
+    return sorted(key for key, count in counts.items() if count == len(pairs))
+
+
+def verdicts(
+    seeds: pd.DataFrame,
+    arms: Sequence[Arm],
+    contrasts: Sequence[Contrast],
+    expected: Mapping[str, int],
+    family_level: float = FAMILY_LEVEL,
+) -> pd.DataFrame:
+    """One verdict per contrast x metric (``expected``: the paper's direction for RL, +1 or -1).
+
+    Each seed is summarised by its mean over the cells every seed of both arms has (accuracy:
+    the ``all`` row); the Welch interval of the two arms' summaries, at the Bonferroni level
+    1 - family_level / hypotheses, decides as the module docstring states.
+    """
+    by_name = {arm.name: arm for arm in arms}
+    hypotheses = [(contrast, metric) for contrast in contrasts for metric in expected]
+    confidence = 1 - family_level / len(hypotheses) if hypotheses else 1 - family_level
+    rows = []
+    for contrast, metric in hypotheses:
+        arm, versus = by_name[contrast.arm], by_name[contrast.versus]
+        cells = [(ALL_DATASETS, np.nan)] if metric == ACCURACY else _shared_cells(seeds, [arm, versus], metric)
+        if not cells:
+            interval = Interval(np.nan, np.nan, np.nan)
+        else:
+            interval = welch_interval(
+                seed_summaries(seeds, arm, metric, cells), seed_summaries(seeds, versus, metric, cells), confidence
+            )
+        direction = expected[metric]
+        low, high = direction * interval.low, direction * interval.high
+        if np.isnan(interval.low):
+            verdict = "inconclusive"
+        elif min(low, high) > 0:
+            verdict = "supported"
+        elif max(low, high) < 0:
+            verdict = "not supported"
+        else:
+            verdict = "inconclusive"
+        sign = "raises" if direction > 0 else "lowers"
+        rows.append(
+            (
+                f"{arm.label} {sign} {metric} more than {versus.label} ({contrast.name})",
+                contrast.name,
+                metric,
+                "up" if direction > 0 else "down",
+                len(cells),
+                interval.estimate,
+                interval.low,
+                interval.high,
+                confidence,
+                verdict,
+            )
+        )
+    return pd.DataFrame(rows, columns=list(VERDICT_COLUMNS))

@@ -1,0 +1,172 @@
+"""Study statistics over seeds (rlcircuits.study) on synthetic inputs, against scipy's own intervals."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from rlcircuits.errors import InputFormatError, SettingsError
+from rlcircuits.study import (
+    ACCURACY,
+    ALL_DATASETS,
+    Arm,
+    Contrast,
+    Interval,
+    arm_table,
+    arms_from_config,
+    contrast_table,
+    mean_interval,
+    seed_values,
+    verdicts,
+    welch_interval,
+)
+
+DATASETS = ("arithmetic", "equations")
+ALPHAS = (0.1, 0.5)
+EXPECTED = {"intensity": 1, "kurtosis": -1, ACCURACY: 1}
+
+
+def test_mean_interval_is_the_student_t_interval():
+    values = [0.3, -0.1, 0.7, 0.2]
+    interval = mean_interval(values, 0.9)
+    low, high = stats.t.interval(0.9, len(values) - 1, loc=np.mean(values), scale=stats.sem(values))
+    assert interval.estimate == pytest.approx(np.mean(values))
+    assert (interval.low, interval.high) == pytest.approx((low, high))
+    assert np.isnan(mean_interval([0.4]).low)
+
+
+def test_welch_interval_is_scipys_welch_interval():
+    a, b = [1.0, 1.4, 0.7], [0.2, -0.3, 0.5, 0.1]
+    interval = welch_interval(a, b)
+    reference = stats.ttest_ind(a, b, equal_var=False).confidence_interval(0.95)
+    assert interval.estimate == pytest.approx(np.mean(a) - np.mean(b))
+    assert (interval.low, interval.high) == pytest.approx((reference.low, reference.high))
+    assert welch_interval([1.0, 1.0], [0.0, 0.0]) == Interval(1.0, 1.0, 1.0)
+
+
+def test_intervals_over_three_seeds_cover_the_truth_at_the_nominal_rate():
+    rng = np.random.default_rng(0)
+    trials = 4000
+    draws = rng.normal(0.2, 0.05, size=(trials, 2, 3))
+    covered_mean = np.mean([(i := mean_interval(d[0])).low <= 0.2 <= i.high for d in draws])
+    covered_zero = np.mean([(i := welch_interval(d[0], d[1])).low <= 0 <= i.high for d in draws])
+    assert 0.935 <= covered_mean <= 0.965
+    assert 0.935 <= covered_zero <= 0.975  # Welch is slightly conservative with equal variances
+
+
+def _tables(effects: dict[str, float], seeds: int, rng: np.random.Generator, noise: float = 0.02):
+    """Table 1 and Table 4 rows of ``seeds`` pairs per arm whose mean relative change is the arm's effect."""
+    table1, table4 = [], []
+    for arm, effect in effects.items():
+        for seed in range(seeds):
+            pair = f"{arm}_s{seed}"
+            seed_shift = rng.normal(0, noise)
+            for dataset in DATASETS:
+                for alpha in ALPHAS:
+                    for metric, direction in EXPECTED.items():
+                        if metric != ACCURACY:
+                            change = direction * effect + seed_shift + rng.normal(0, noise / 4)
+                            table1.append(
+                                {
+                                    "pair": pair,
+                                    "dataset": dataset,
+                                    "alpha": alpha,
+                                    "metric": metric,
+                                    "relative_change": change,
+                                }
+                            )
+                table4 += [
+                    {"pair": pair, "role": "base", "dataset": dataset, "accuracy_pct": 50.0},
+                    {
+                        "pair": pair,
+                        "role": "rl",
+                        "dataset": dataset,
+                        "accuracy_pct": 50.0 + 100 * (effect + seed_shift),
+                    },
+                ]
+    arms = [Arm(name, name.upper(), tuple(f"{name}_s{s}" for s in range(seeds))) for name in effects]
+    return pd.DataFrame(table1), pd.DataFrame(table4), arms
+
+
+def test_seed_values_take_relative_changes_from_table1_and_accuracy_changes_from_table4():
+    table1, table4, arms = _tables({"grpo": 0.1, "control": 0.0}, 3, np.random.default_rng(1))
+    seeds = seed_values(table1, table4, arms)
+    assert len(seeds) == 2 * 3 * (len(DATASETS) * len(ALPHAS) * 2 + len(DATASETS) + 1)
+    row = table1.iloc[0]
+    value = seeds[
+        (seeds.pair == row.pair)
+        & (seeds.metric == row.metric)
+        & (seeds.dataset == row.dataset)
+        & (seeds.alpha == row.alpha)
+    ].value
+    assert value.tolist() == [row.relative_change]
+    accuracy = seeds[(seeds.pair == "grpo_s0") & (seeds.metric == ACCURACY)].set_index("dataset").value
+    rl = table4[(table4.pair == "grpo_s0") & (table4.role == "rl")].set_index("dataset").accuracy_pct
+    assert accuracy["arithmetic"] == pytest.approx(rl["arithmetic"] - 50)
+    assert accuracy[ALL_DATASETS] == pytest.approx(np.mean([rl[d] - 50 for d in DATASETS]))
+    with pytest.raises(InputFormatError, match="Table 1 has no rows of pair 'ghost'"):
+        seed_values(table1, table4, [Arm("ghost", "G", ("ghost",))])
+
+
+def test_a_planted_arm_effect_is_found_and_the_arms_table_has_every_cell():
+    rng = np.random.default_rng(2)
+    table1, table4, arms = _tables({"grpo": 0.3, "control": 0.0, "dpo": -0.3}, 3, rng)
+    seeds = seed_values(table1, table4, arms)
+    table = arm_table(seeds, arms)
+    assert len(table) == 3 * (len(DATASETS) * len(ALPHAS) * 2 + len(DATASETS) + 1)
+    intensity = table[(table.arm == "grpo") & (table.metric == "intensity")]
+    assert (intensity.n_seeds == 3).all() and (intensity.ci_low > 0.2).all()
+    contrasts = [Contrast("RL vs more training", "grpo", "control"), Contrast("reversed", "dpo", "control")]
+    differences = contrast_table(seeds, contrasts)
+    rl = differences[(differences.contrast == "RL vs more training") & (differences.metric != "kurtosis")]
+    assert len(rl) == 4 + 3 and (rl.ci_low > 0).all()
+    found = verdicts(seeds, arms, contrasts, EXPECTED).set_index(["contrast", "metric"]).verdict
+    assert set(found[("RL vs more training",)]) == {"supported"}
+    assert set(found[("reversed",)]) == {"not supported"}
+
+
+def test_without_an_effect_verdicts_are_almost_never_supported():
+    rng = np.random.default_rng(3)
+    contrasts = [Contrast("null", "grpo", "control")]
+    outcomes = []
+    for _ in range(200):
+        table1, table4, arms = _tables({"grpo": 0.0, "control": 0.0}, 3, rng)
+        outcomes += verdicts(seed_values(table1, table4, arms), arms, contrasts, EXPECTED).verdict.tolist()
+    assert outcomes.count("supported") / len(outcomes) <= 0.05 / len(EXPECTED) * 2
+    assert outcomes.count("inconclusive") / len(outcomes) >= 0.95
+
+
+def test_the_verdicts_level_is_bonferroni_over_the_hypotheses():
+    table1, table4, arms = _tables({"grpo": 0.0, "control": 0.0}, 3, np.random.default_rng(4))
+    contrasts = [Contrast("a", "grpo", "control"), Contrast("b", "control", "grpo")]
+    found = verdicts(seed_values(table1, table4, arms), arms, contrasts, EXPECTED)
+    assert found.confidence.tolist() == pytest.approx([1 - 0.05 / 6] * 6)
+    assert found.cells.tolist() == [4, 4, 1] * 2
+
+
+def _config(**study):
+    pairs = {f"{arm}_s{s}": {} for arm in ("grpo", "control") for s in range(2)}
+    arms = {arm: {"label": arm, "pairs": [f"{arm}_s0", f"{arm}_s1"]} for arm in ("grpo", "control")}
+    return {
+        "pairs": pairs,
+        "study": {"arms": arms, "contrasts": [{"name": "c", "arm": "grpo", "versus": "control"}], **study},
+    }
+
+
+def test_arms_from_config_reads_and_checks_the_study():
+    arms, contrasts = arms_from_config(_config())
+    assert [arm.pairs for arm in arms] == [("grpo_s0", "grpo_s1"), ("control_s0", "control_s1")]
+    assert contrasts == [Contrast("c", "grpo", "control")]
+    config = _config()
+    config["study"]["arms"]["grpo"]["pairs"][1] = "ghost"
+    with pytest.raises(SettingsError, match=r"study\.arms\.grpo\.pairs: 'ghost' is not a pair"):
+        arms_from_config(config)
+    config = _config()
+    config["study"]["arms"]["control"]["pairs"] = ["grpo_s0", "control_s1"]
+    with pytest.raises(SettingsError, match="'grpo_s0' is already a seed of arm grpo"):
+        arms_from_config(config)
+    config = _config(contrasts=[{"name": "c", "arm": "grpo", "versus": "ppo"}])
+    with pytest.raises(SettingsError, match="versus 'ppo' is not an arm"):
+        arms_from_config(config)
+    with pytest.raises(SettingsError, match="no `study` key"):
+        arms_from_config({"pairs": {}})
