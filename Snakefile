@@ -34,6 +34,13 @@ include: "rules/grade.smk"
 include: "rules/select.smk"
 include: "rules/attribute.smk"
 include: "rules/analyze.smk"
+
+
+if "study" in config:
+
+    include: "rules/study.smk"
+
+
 include: "rules/report.smk"
 
 

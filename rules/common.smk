@@ -21,6 +21,8 @@ ALPHAS = [str(alpha) for alpha in config["alphas"]]
 MODELS = configured_models(config["pairs"])
 MODEL_OF = model_of(config["pairs"])
 GPU = 1 if config["device"] == "cuda" else 0
+# The config file the run was started with (the report and the study read it whole).
+CONFIG_FILE = workflow.configfiles[-1] if workflow.configfiles else "config/paper.yaml"
 for _pair, _spec in config["pairs"].items():
     if "ablation_of" in _spec and _spec["ablation_of"] not in set(PAIRS) - {_pair}:
         raise ValueError(

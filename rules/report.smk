@@ -8,14 +8,13 @@ rule render_report:
         ),
         models=[model_path(name) for name in MODELS],
         template="report/index.html.j2",
+        study=(STUDY_TABLES + STUDY_FIGURES) if "study" in config else [],
     output:
         f"{OUT}/report/index.html",
     log:
         f"{LOGS}/render_report.log",
     params:
-        config_file=(
-            workflow.configfiles[-1] if workflow.configfiles else "config/paper.yaml"
-        ),
+        config_file=CONFIG_FILE,
         run_dir=lambda wildcards, output: os.path.dirname(os.path.dirname(output[0])),
         benchmarks=BENCH,
     shell:

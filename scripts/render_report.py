@@ -29,8 +29,17 @@ from rlcircuits.figures import (
 )
 from rlcircuits.files import atomic_output
 from rlcircuits.model_names import model_of
-from rlcircuits.report import ReportInputs, analysis_settings, inline_png, png_data_uri, provenance, render
-from rlcircuits.tables import TABLE1_COLUMNS, read_cell
+from rlcircuits.report import (
+    ReportInputs,
+    StudySection,
+    analysis_settings,
+    inline_png,
+    png_data_uri,
+    provenance,
+    render,
+)
+from rlcircuits.study import ACCURACY
+from rlcircuits.tables import METRICS, TABLE1_COLUMNS, read_cell
 
 REPO = Path(__file__).resolve().parents[1]
 REVISION_FILE = "rlcircuits_revision.json"  # written by fetch_model.py into each fetched folder
@@ -94,6 +103,27 @@ def _training_curves(folders: list[str]) -> dict[str, TrainingCurve]:
     return {str(folder.resolve().relative_to(root)): read_training_curve(folder / TRAINING_CURVE) for folder in found}
 
 
+def _study(config: dict, run: Path) -> StudySection | None:
+    """The controlled study's tables, forest plots and its tuned models' curves, when the config has a study."""
+    if "study" not in config:
+        return None
+    tables, figures = run / "tables", run / "figures"
+    curves = {}
+    for arm in config["study"]["arms"].values():
+        for pair in arm["pairs"]:
+            folder = Path(config["pairs"][pair]["rl"]["model"])
+            if (folder / TRAINING_CURVE).is_file():
+                curves[pair] = read_training_curve(folder / TRAINING_CURVE)
+    return StudySection(
+        forest_plots={m: inline_png(figures / f"study_{m}.png") for m in (*METRICS, ACCURACY)},
+        arms=_csv(tables / "study_arms.csv"),
+        contrasts=_csv(tables / "study_contrasts.csv"),
+        verdicts=_csv(tables / "study_verdicts.csv"),
+        training_curves=png_data_uri(png_bytes(training_curves(curves))) if curves else None,
+        curve_models=sorted(curves),
+    )
+
+
 def gather(args: argparse.Namespace) -> ReportInputs:
     config = _yaml(args.config)
     run = Path(args.run_dir)
@@ -136,6 +166,7 @@ def gather(args: argparse.Namespace) -> ReportInputs:
         examples=_examples(run, selections, model_of(config.get("pairs", {}))),
         training_curves=png_data_uri(png_bytes(training_curves(curves))) if curves else None,
         curve_models=sorted(curves),
+        study=_study(config, run),
     )
 
 

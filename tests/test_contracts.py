@@ -35,8 +35,8 @@ from rlcircuits.contracts import (
 from rlcircuits.errors import InputFormatError
 
 
-# The contracts, and what rules/common.smk imports at parse time on the host.
-@pytest.mark.parametrize("module", ["contracts", "model_names", "options", "files"])
+# The contracts, and what the rules import at parse time on the host.
+@pytest.mark.parametrize("module", ["contracts", "model_names", "options", "files", "study_design"])
 def test_importing_stays_free_of_torch_and_numpy(module):
     code = f"import sys, rlcircuits.{module}; print(sorted(m for m in ('torch', 'numpy') if m in sys.modules))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

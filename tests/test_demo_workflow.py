@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 
@@ -33,6 +34,45 @@ def test_demo_dag(tmp_path):
     assert counts["attribute"] == 5 * 2 * 3 and counts["analyze"] == 5 * 3 * 2
     assert len(outputs(done.stdout, r"results/demo/attribution/\S+?\.npz")) == 5 * 3 * 2 * 2
     assert "fetch_model" not in counts  # the zoo's models are local folders the workflow trains
+
+
+def test_study_dag(tmp_path):
+    """config/study.yaml: one base, four arms of three seeds, every seed an ordinary pair, then the study rule."""
+    done = snakemake(workdir(tmp_path), "-n", "--configfile", "config/study.yaml")
+    assert done.returncode == 0, done.stderr
+    counts = job_counts(done.stdout)
+    assert (counts["zoo_tasks"], counts["train_sft"], counts["train_rl"]) == (3, 1, 12)
+    assert counts["generate"] == 1 + 12 and counts["select"] == 12 * 3 and counts["analyze"] == 12 * 3 * 2
+    assert counts["study"] == 1 and counts["render_report"] == 1
+
+
+def test_the_study_arms_differ_only_in_algorithm_and_seed():
+    """Steps, questions per step, schedule, sampling and base are shared by every arm; the rate and beta
+    within the policy-gradient pair (GRPO, its control) and within the DPO pair (online, offline)."""
+    study = yaml.safe_load((REPO / "config" / "study.yaml").read_text())
+    models = study["zoo"]["rl"]
+    per_arm = {}
+    for name, spec in models.items():
+        arm, seed = name.rsplit("_s", 1)
+        assert spec["seed"] == int(seed) and study["pairs"][name]["rl"]["model"].endswith(f"/rl/{name}")
+        per_arm.setdefault(arm, []).append({k: v for k, v in spec.items() if k != "seed"})
+    assert all(len(specs) == 3 and all(s == specs[0] for s in specs) for specs in per_arm.values())
+    shared = {
+        arm: {k: v for k, v in specs[0].items() if k not in ("algorithm", "learning_rate", "beta")}
+        for arm, specs in per_arm.items()
+    }
+    assert len({tuple(sorted(s.items())) for s in shared.values()}) == 1
+    rate = {arm: (specs[0]["learning_rate"], specs[0]["beta"]) for arm, specs in per_arm.items()}
+    assert rate["grpo"] == rate["control"] and rate["dpo"] == rate["online_dpo"]
+
+
+def test_a_study_seed_must_share_the_base(tmp_path):
+    folder = workdir(tmp_path)
+    config = yaml.safe_load((REPO / "config" / "study.yaml").read_text())
+    config["pairs"]["dpo_s2"]["base"] = {"model": "results/study/zoo/sft/other"}
+    done = snakemake(folder, "-n", "--configfile", str(write_config(folder, config)))
+    assert done.returncode != 0
+    assert "every seed must be tuned from one base" in done.stdout + done.stderr
 
 
 def test_a_zoo_rl_model_must_name_an_sft_base(tmp_path):
@@ -81,14 +121,40 @@ def test_every_output_of_the_data_contract_exists(smoke_run):
         assert (out / "tables" / f"{table}.csv").stat().st_size > 0
     for figure in ("fig2", "fig3a", "fig3b"):
         assert (out / "figures" / f"{figure}.png").is_file() and (out / "figures" / f"{figure}.svg").is_file()
-    for model in ("sft/llama", "rl/grpo", "rl/dpo", "rl/online_dpo"):
+    tuned = ("grpo", "dpo", "online_dpo", "grpo_seed1", "control", "control_seed1")
+    for model in ("sft/llama", *(f"rl/{name}" for name in tuned)):
         assert (out / "zoo" / model / "model.safetensors").is_file()
-    assert sorted(p.name for p in (smoke_run / "benchmarks" / RUN / "generate").rglob("*.tsv")) == [
-        "dpo.tsv",
-        "grpo.tsv",
-        "llama.tsv",
-        "online_dpo.tsv",
-    ]  # one generation job per distinct model
+    generated = sorted(p.name for p in (smoke_run / "benchmarks" / RUN / "generate").rglob("*.tsv"))
+    assert generated == sorted(f"{name}.tsv" for name in ("llama", *tuned))  # one generation job per distinct model
+
+
+def test_the_study_summarises_its_seeds(smoke_run):
+    """Two arms (GRPO, the continued-SFT control) of two seeds each: intervals over seeds and a verdict per metric."""
+    out = smoke_run / "results" / RUN
+    control = json.loads((out / "zoo" / "rl" / "control" / "zoo_training.json").read_text())
+    grpo = json.loads((out / "zoo" / "rl" / "grpo" / "zoo_training.json").read_text())
+    assert control["stage"] == "continued_sft" and control["settings"] == grpo["settings"]  # only the algorithm differs
+    arms = pd.read_csv(out / "tables" / "study_arms.csv")
+    assert set(arms.arm) == {"grpo", "control"} and (arms.n_seeds == 2).all()
+    intensity = arms[arms.metric == "intensity"]
+    assert len(intensity) == 2 * 3 and np.isfinite(intensity[["ci_low", "ci_high"]]).all().all()
+    assert (intensity.ci_low <= intensity["mean"]).all() and (intensity["mean"] <= intensity.ci_high).all()
+    seeds = pd.read_csv(out / "tables" / "study_seeds.csv")
+    table1 = pd.read_csv(out / "tables" / "table1.csv")
+    cell = seeds[(seeds.pair == "llama_control") & (seeds.metric == "kurtosis") & (seeds.dataset == "fractions")]
+    expected = table1[
+        (table1.pair == "llama_control") & (table1.metric == "kurtosis") & (table1.dataset == "fractions")
+    ]
+    assert cell.value.tolist() == pytest.approx(expected.relative_change.tolist())
+    contrasts = pd.read_csv(out / "tables" / "study_contrasts.csv")
+    assert set(contrasts.contrast) == {"RL vs more training"} and np.isfinite(contrasts.ci_low).all()
+    verdicts = pd.read_csv(out / "tables" / "study_verdicts.csv")
+    assert sorted(verdicts.metric) == sorted(["accuracy", "complexity", "diversity", "intensity", "kurtosis"])
+    assert set(verdicts.verdict) <= {"supported", "not supported", "inconclusive"}
+    for metric in verdicts.metric:
+        assert (out / "figures" / f"study_{metric}.png").is_file() and (
+            out / "figures" / f"study_{metric}.svg"
+        ).is_file()
 
 
 def test_the_report_shows_the_tables_figures_and_the_ablation(smoke_run):
@@ -105,6 +171,10 @@ def test_the_report_shows_the_tables_figures_and_the_ablation(smoke_run):
         "train_rl",
     ):
         assert text in html, text
-    assert html.count("data:image/png;base64,") == 4  # Figures 2, 3(a), 3(b) and the zoo's training curves
-    assert "Training curves of the mini zoo's models (rl/dpo, rl/grpo, rl/online_dpo, sft/llama)" in html
+    # Figures 2, 3(a), 3(b), the zoo's training curves, the study's five forest plots and its arms' curves.
+    assert html.count("data:image/png;base64,") == 4 + 5 + 1
+    models = "rl/control, rl/control_seed1, rl/dpo, rl/grpo, rl/grpo_seed1, rl/online_dpo, sft/llama"
+    assert f"Training curves of the mini zoo's models ({models})" in html
+    assert "Controlled study" in html and "GRPO raises intensity more than continued SFT (RL vs more training)" in html
+    assert "One line per seed (llama_control, llama_control_seed1, llama_grpo, llama_grpo_seed1)" in html
     assert "have no results" not in html  # every cell of the grid is there

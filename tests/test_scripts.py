@@ -17,6 +17,7 @@ HELP_FLAGS = {
     "scripts/preflight.py": "--config-name",
     "scripts/render_report.py": "--run-dir",
     "scripts/select_samples.py": "--delta",
+    "scripts/study.py": "--tables-dir",
     "scripts/table4.py": "--cell",
     "scripts/tables.py": "--algorithm",
     "scripts/train_rl.py": "--prompts-per-step",

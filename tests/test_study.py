@@ -3,23 +3,26 @@
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from scipy import stats
 
+from cli_failure import fails_cleanly
+from rlcircuits.analysis import EXPECTED_DIRECTION
 from rlcircuits.errors import InputFormatError, SettingsError
 from rlcircuits.study import (
     ACCURACY,
     ALL_DATASETS,
-    Arm,
-    Contrast,
     Interval,
     arm_table,
-    arms_from_config,
     contrast_table,
     mean_interval,
     seed_values,
     verdicts,
     welch_interval,
 )
+from rlcircuits.study_design import Arm, Contrast, arms_from_config
+from rlcircuits.tables import TABLE1_COLUMNS, TABLE4_COLUMNS
+from script_loader import load_script
 
 DATASETS = ("arithmetic", "equations")
 ALPHAS = (0.1, 0.5)
@@ -54,7 +57,13 @@ def test_intervals_over_three_seeds_cover_the_truth_at_the_nominal_rate():
     assert 0.935 <= covered_zero <= 0.975  # Welch is slightly conservative with equal variances
 
 
-def _tables(effects: dict[str, float], seeds: int, rng: np.random.Generator, noise: float = 0.02):
+def _tables(
+    effects: dict[str, float],
+    seeds: int,
+    rng: np.random.Generator,
+    noise: float = 0.02,
+    expected: dict[str, int] = EXPECTED,
+):
     """Table 1 and Table 4 rows of ``seeds`` pairs per arm whose mean relative change is the arm's effect."""
     table1, table4 = [], []
     for arm, effect in effects.items():
@@ -63,7 +72,7 @@ def _tables(effects: dict[str, float], seeds: int, rng: np.random.Generator, noi
             seed_shift = rng.normal(0, noise)
             for dataset in DATASETS:
                 for alpha in ALPHAS:
-                    for metric, direction in EXPECTED.items():
+                    for metric, direction in expected.items():
                         if metric != ACCURACY:
                             change = direction * effect + seed_shift + rng.normal(0, noise / 4)
                             table1.append(
@@ -104,7 +113,7 @@ def test_seed_values_take_relative_changes_from_table1_and_accuracy_changes_from
     rl = table4[(table4.pair == "grpo_s0") & (table4.role == "rl")].set_index("dataset").accuracy_pct
     assert accuracy["arithmetic"] == pytest.approx(rl["arithmetic"] - 50)
     assert accuracy[ALL_DATASETS] == pytest.approx(np.mean([rl[d] - 50 for d in DATASETS]))
-    with pytest.raises(InputFormatError, match="Table 1 has no rows of pair 'ghost'"):
+    with pytest.raises(InputFormatError, match="Table 1: no rows of pair 'ghost'"):
         seed_values(table1, table4, [Arm("ghost", "G", ("ghost",))])
 
 
@@ -145,7 +154,7 @@ def test_the_verdicts_level_is_bonferroni_over_the_hypotheses():
 
 
 def _config(**study):
-    pairs = {f"{arm}_s{s}": {} for arm in ("grpo", "control") for s in range(2)}
+    pairs = {f"{arm}_s{s}": {"base": {"model": "zoo/sft/llama"}} for arm in ("grpo", "control") for s in range(2)}
     arms = {arm: {"label": arm, "pairs": [f"{arm}_s0", f"{arm}_s1"]} for arm in ("grpo", "control")}
     return {
         "pairs": pairs,
@@ -168,5 +177,50 @@ def test_arms_from_config_reads_and_checks_the_study():
     config = _config(contrasts=[{"name": "c", "arm": "grpo", "versus": "ppo"}])
     with pytest.raises(SettingsError, match="versus 'ppo' is not an arm"):
         arms_from_config(config)
+    config = _config()
+    config["pairs"]["control_s1"]["base"]["model"] = "zoo/sft/llama_seed1"
+    with pytest.raises(SettingsError, match=r"one base.*grpo_s0 \(zoo/sft/llama\), control_s1 \(zoo/sft/llama_seed1\)"):
+        arms_from_config(config)
     with pytest.raises(SettingsError, match="no `study` key"):
         arms_from_config({"pairs": {}})
+
+
+def _study_inputs(folder, rng: np.random.Generator):
+    """A run's Table 1 and Table 4 (every column) and its config: GRPO with a planted effect, a null control."""
+    table1, table4, _ = _tables({"grpo": 0.2, "control": 0.0}, 2, rng, expected={**EXPECTED_DIRECTION, ACCURACY: 1})
+    paths = {}
+    for name, frame, columns in (("table1", table1, TABLE1_COLUMNS), ("table4", table4, TABLE4_COLUMNS)):
+        paths[name] = folder / f"{name}.csv"
+        frame.reindex(columns=list(columns)).to_csv(paths[name], index=False)
+    paths["config"] = folder / "study.yaml"
+    paths["config"].write_text(yaml.safe_dump(_config()))
+    return table4, paths
+
+
+def _argv(paths, folder) -> list[str]:
+    return [
+        *("--config", str(paths["config"]), "--table1", str(paths["table1"]), "--table4", str(paths["table4"])),
+        *("--tables-dir", str(folder / "tables"), "--figures-dir", str(folder / "figures")),
+    ]
+
+
+def test_the_study_script_writes_every_table_and_forest_plot(tmp_path):
+    _, paths = _study_inputs(tmp_path, np.random.default_rng(5))
+    assert load_script("study").main(_argv(paths, tmp_path)) == 0
+    found = pd.read_csv(tmp_path / "tables" / "study_verdicts.csv")
+    assert found.metric.tolist() == [*EXPECTED_DIRECTION, ACCURACY]
+    assert found.set_index("metric").verdict["intensity"] == "supported"  # 0.2 against noise 0.02
+    assert set(pd.read_csv(tmp_path / "tables" / "study_arms.csv").n_seeds) == {2}
+    assert len(pd.read_csv(tmp_path / "tables" / "study_seeds.csv")) > 0
+    assert len(pd.read_csv(tmp_path / "tables" / "study_contrasts.csv")) > 0
+    for metric in found.metric:
+        assert (tmp_path / "figures" / f"study_{metric}.svg").stat().st_size > 0
+        assert (tmp_path / "figures" / f"study_{metric}.png").stat().st_size > 0
+
+
+def test_the_study_script_names_the_table_that_lacks_a_seed(tmp_path, capsys):
+    table4, paths = _study_inputs(tmp_path, np.random.default_rng(6))
+    table4[table4.pair != "control_s1"].reindex(columns=list(TABLE4_COLUMNS)).to_csv(paths["table4"], index=False)
+    message = f"{paths['table4']}: no base or no rl accuracy of pair 'control_s1' (study arm control)"
+    outputs = [tmp_path / "tables" / f"study_{name}.csv" for name in ("seeds", "arms", "contrasts", "verdicts")]
+    fails_cleanly(capsys, load_script("study").main, _argv(paths, tmp_path), "study", message, outputs)

@@ -228,3 +228,46 @@ def training_curves(curves: Mapping[str, TrainingCurve]) -> plt.Figure:
         panel.legend(fontsize=7)
     figure.tight_layout()
     return figure
+
+
+def forest_plot(seeds: Any, arms: Any, metric: str, labels: Mapping[str, str]) -> plt.Figure:
+    """The controlled study's forest plot of one metric: a row per dataset x alpha, within it a line per arm.
+
+    ``seeds`` and ``arms`` are rlcircuits.study's seed values and arm table; each seed is a dot,
+    each arm's mean a square with its interval over seeds. Relative changes are drawn in %,
+    accuracy changes in points.
+    """
+    accuracy = metric == "accuracy"
+    scale = 1.0 if accuracy else 100.0
+    summary = arms[arms["metric"] == metric]
+    cells = list(dict.fromkeys(zip(summary["dataset"], summary["alpha"], strict=True)))
+    names = list(labels)
+    height = 0.8 / max(len(names), 1)
+    figure, axis = plt.subplots(figsize=(6.4, 0.9 + 0.32 * len(cells) * len(names)))
+    colours = plt.get_cmap("tab10")
+    for row, (dataset, alpha) in enumerate(cells):
+        for index, name in enumerate(names):
+            y = -(row + index * height)
+            same = (summary["arm"] == name) & (summary["dataset"] == dataset)
+            cell = summary[same & (summary["alpha"].isna() if accuracy else summary["alpha"] == alpha)]
+            if cell.empty:
+                continue
+            mine = seeds[(seeds["arm"] == name) & (seeds["metric"] == metric) & (seeds["dataset"] == dataset)]
+            if not accuracy:
+                mine = mine[mine["alpha"] == alpha]
+            colour = colours(index % 10)
+            axis.scatter(scale * mine["value"], np.full(len(mine), y), s=12, color=colour, alpha=0.6, linewidths=0)
+            mean, low, high = (scale * float(cell.iloc[0][key]) for key in ("mean", "ci_low", "ci_high"))
+            axis.plot([low, high], [y, y], color=colour, linewidth=1.4)
+            axis.scatter([mean], [y], marker="s", s=22, color=colour, label=labels[name] if row == 0 else None)
+    axis.axvline(0, color="0.4", linewidth=0.8)
+    axis.set_yticks(
+        [-(row + (len(names) - 1) * height / 2) for row in range(len(cells))],
+        [dataset if accuracy else f"{dataset}, α={alpha:g}" for dataset, alpha in cells],
+        fontsize=8,
+    )
+    axis.set_xlabel("accuracy change, tuned − base (points)" if accuracy else f"relative change of {metric} (%)")
+    axis.set_title(f"Controlled study — {metric}: seeds (dots), arm mean and 95% CI over seeds", fontsize=9)
+    axis.legend(fontsize=7, loc="best")
+    figure.tight_layout()
+    return figure

@@ -26,6 +26,7 @@ import pandas as pd
 from rlcircuits.analysis import EXPECTED_DIRECTION
 from rlcircuits.contracts import ROLES
 from rlcircuits.stats import consistent_direction, fewest_cells
+from rlcircuits.study import VERDICT_RULE as STUDY_VERDICT_RULE
 from rlcircuits.tables import METRICS
 
 CLAIMS = (
@@ -332,6 +333,43 @@ def analysis_settings(cells: Sequence[Mapping[str, Any]]) -> dict[str, str]:
 
 
 @dataclass
+class StudySection:
+    """The controlled study's part of the page: forest plots (PNG data URIs), tables and curves."""
+
+    forest_plots: dict[str, str | None]
+    arms: pd.DataFrame | None
+    contrasts: pd.DataFrame | None
+    verdicts: pd.DataFrame | None
+    training_curves: str | None = None
+    curve_models: list[str] = field(default_factory=list)
+
+
+def _interval(row: Mapping[str, Any], scale: float, unit: str) -> str:
+    if row["ci_low"] is None or np.isnan(row["ci_low"]):
+        return "—"
+    return f"[{scale * row['ci_low']:+.2f}, {scale * row['ci_high']:+.2f}]{unit}"
+
+
+def study_rows(frame: pd.DataFrame | None, estimate: str) -> list[dict[str, Any]]:
+    """A study table's rows for the page: relative changes in %, accuracy changes in points."""
+    if frame is None:
+        return []
+    rows = []
+    for row in frame.to_dict("records"):
+        scale, unit = (1.0, " pts") if row["metric"] == "accuracy" else (100.0, "%")
+        alpha = row.get("alpha")
+        rows.append(
+            {
+                **row,
+                "alpha": "—" if alpha is None or np.isnan(alpha) else f"{alpha:g}",
+                "estimate": f"{scale * row[estimate]:+.2f}{unit}",
+                "ci": _interval(row, scale, unit),
+            }
+        )
+    return rows
+
+
+@dataclass
 class ReportInputs:
     """What the page shows; `render` turns it into HTML."""
 
@@ -354,6 +392,7 @@ class ReportInputs:
     training_curves: str | None = None
     curve_models: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    study: StudySection | None = None
 
 
 def render(inputs: ReportInputs, templates: Path) -> str:
@@ -386,5 +425,14 @@ def render(inputs: ReportInputs, templates: Path) -> str:
         training_curves=inputs.training_curves,
         curve_models=inputs.curve_models,
         notes=inputs.notes,
+        study=inputs.study,
+        study_rule=STUDY_VERDICT_RULE,
+        study_contrasts=study_rows(inputs.study.contrasts, "difference") if inputs.study else [],
+        study_verdicts=study_rows(inputs.study.verdicts, "difference") if inputs.study else [],
+        study_accuracy=(
+            study_rows(inputs.study.arms[inputs.study.arms["metric"] == "accuracy"], "mean")
+            if inputs.study and inputs.study.arms is not None
+            else []
+        ),
         missing=sum(row["missing"] for row in table1_rows(inputs.table1, inputs.grid, {})),
     )

@@ -26,7 +26,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from rlcircuits.errors import InputFormatError, SettingsError
+from rlcircuits.errors import InputFormatError
+from rlcircuits.study_design import Arm, Contrast
 
 ACCURACY = "accuracy"
 # Accuracy changes over all datasets at once: each seed's mean change over the tasks.
@@ -61,24 +62,15 @@ VERDICT_COLUMNS = (
     "verdict",
 )
 VERDICTS = ("supported", "not supported", "inconclusive")
-
-
-@dataclass(frozen=True)
-class Arm:
-    """One training arm of the study: its label and its pairs, one per seed."""
-
-    name: str
-    label: str
-    pairs: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Contrast:
-    """``arm`` minus ``versus``, and what that difference isolates."""
-
-    name: str
-    arm: str
-    versus: str
+VERDICT_RULE = (
+    "Each hypothesis is a contrast (arm minus versus arm) in one metric, in the direction the paper claims "
+    "for RL. Each seed is summarised by its mean relative change over every dataset × α cell (accuracy: its "
+    "mean change in points over the tasks); the two arms' seed summaries give a Welch interval at the "
+    "Bonferroni level 1 − 0.05 / (number of hypotheses). <em>Supported</em>: the interval lies wholly on "
+    "the claimed side of zero; <em>not supported</em>: wholly on the other side; <em>inconclusive</em>: "
+    "it covers zero. Seeds are the unit of replication: with three per arm an interval has few degrees of "
+    "freedom, so only effects large against seed-to-seed variation reach a verdict."
+)
 
 
 @dataclass(frozen=True)
@@ -88,53 +80,28 @@ class Interval:
     high: float
 
 
-def arms_from_config(config: Mapping) -> tuple[list[Arm], list[Contrast]]:
-    """The study's arms and contrasts from a run config's ``study`` key, checked against its pairs."""
-    study = config.get("study")
-    if not study:
-        raise SettingsError("the config has no `study` key")
-    pairs = set(config.get("pairs", {}))
-    arms = []
-    seen: dict[str, str] = {}
-    for name, spec in study["arms"].items():
-        for pair in spec["pairs"]:
-            if pair not in pairs:
-                raise SettingsError(f"config study.arms.{name}.pairs: {pair!r} is not a pair of `pairs`")
-            if pair in seen:
-                raise SettingsError(f"config study.arms.{name}.pairs: {pair!r} is already a seed of arm {seen[pair]}")
-            seen[pair] = name
-        if len(spec["pairs"]) < 2:
-            raise SettingsError(f"config study.arms.{name}.pairs: an arm needs at least 2 seeds for an interval")
-        arms.append(Arm(name, spec["label"], tuple(spec["pairs"])))
-    contrasts = []
-    for spec in study.get("contrasts", []):
-        for key in ("arm", "versus"):
-            if spec[key] not in study["arms"]:
-                raise SettingsError(
-                    f"config study.contrasts {spec['name']!r}: {key} {spec[key]!r} is not an arm of study.arms"
-                )
-        contrasts.append(Contrast(spec["name"], spec["arm"], spec["versus"]))
-    return arms, contrasts
-
-
-def seed_values(table1: pd.DataFrame, table4: pd.DataFrame, arms: Sequence[Arm]) -> pd.DataFrame:
+def seed_values(
+    table1: pd.DataFrame, table4: pd.DataFrame, arms: Sequence[Arm], sources: tuple[str, str] = ("Table 1", "Table 4")
+) -> pd.DataFrame:
     """One row per arm x seed (pair) x metric x dataset x alpha: the seed's relative change.
 
     Metrics come from Table 1 (``relative_change``, our convention); accuracy from Table 4 as
     the change in points from base to tuned model, per dataset and averaged over datasets
-    (``dataset`` = ``all``, no alpha).
+    (``dataset`` = ``all``, no alpha). ``sources`` name the two tables in errors (their files).
     """
     rows = []
     for arm in arms:
         for pair in arm.pairs:
             cells = table1[table1["pair"] == pair]
             if cells.empty:
-                raise InputFormatError(f"Table 1 has no rows of pair {pair!r} (arm {arm.name})")
+                raise InputFormatError(f"{sources[0]}: no rows of pair {pair!r} (study arm {arm.name})")
             for cell in cells.itertuples():
                 rows.append((arm.name, pair, cell.metric, cell.dataset, float(cell.alpha), float(cell.relative_change)))
             accuracy = table4[table4["pair"] == pair].pivot(index="dataset", columns="role", values="accuracy_pct")
             if accuracy.empty or set(accuracy.columns) != {"base", "rl"} or accuracy.isna().any().any():
-                raise InputFormatError(f"Table 4 lacks a base or rl accuracy of pair {pair!r} (arm {arm.name})")
+                raise InputFormatError(
+                    f"{sources[1]}: no base or no rl accuracy of pair {pair!r} (study arm {arm.name})"
+                )
             change = accuracy["rl"] - accuracy["base"]
             rows += [(arm.name, pair, ACCURACY, dataset, np.nan, float(value)) for dataset, value in change.items()]
             rows.append((arm.name, pair, ACCURACY, ALL_DATASETS, np.nan, float(change.mean())))
