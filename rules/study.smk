@@ -3,7 +3,7 @@
 # per-arm intervals over seeds, contrasts between arms, verdicts and forest plots.
 from rlcircuits.study_design import arms_from_config
 
-# A study naming a pair it lacks, or a seed twice, stops here, before any job runs.
+# A study naming a pair it lacks, a seed twice or seeds of different bases stops here, before any job runs.
 arms_from_config(config)
 
 STUDY_TABLES = expand(
