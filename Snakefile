@@ -1,4 +1,4 @@
-# rl-circuits: reproduce arXiv 2509.21044 end to end (DESIGN.md: generate -> grade -> select ->
+# rl-circuits: reproduce arXiv 2509.21044 end to end (docs/DESIGN.md: generate -> grade -> select ->
 # attribute -> analyze -> report). `snakemake --cores all --use-singularity` runs the paper's
 # grid on GPUs; `--configfile config/demo.yaml` runs the CPU mini-zoo demo.
 from snakemake.utils import min_version, validate
@@ -47,4 +47,4 @@ include: "rules/report.smk"
 rule all:
     default_target: True
     input:
-        f"{OUT}/report/index.html",
+        PLAN.report,

@@ -1,9 +1,9 @@
 rule analyze:
     input:
-        base=f"{OUT}/attribution/{{pair}}/{{dataset}}/alpha{{alpha}}/base.npz",
-        rl=f"{OUT}/attribution/{{pair}}/{{dataset}}/alpha{{alpha}}/rl.npz",
+        base=PLAN.attribution(role="base"),
+        rl=PLAN.attribution(role="rl"),
     output:
-        f"{OUT}/metrics/{{pair}}/{{dataset}}/alpha{{alpha}}.json",
+        PLAN.metrics(),
     log:
         f"{LOGS}/analyze/{{pair}}/{{dataset}}/alpha{{alpha}}.log",
     benchmark:
@@ -20,24 +20,16 @@ rule analyze:
         " --out {output} > {log} 2>&1"
 
 
-METRICS_FILES = expand(
-    f"{OUT}/metrics/{{pair}}/{{dataset}}/alpha{{alpha}}.json",
-    pair=PAIRS,
-    dataset=DATASETS,
-    alpha=ALPHAS,
-)
-
-
 rule tables:
     input:
-        METRICS_FILES,
+        PLAN.metrics_files(),
     output:
-        f"{OUT}/tables/table1.csv",
+        PLAN.table("table1"),
     log:
         f"{LOGS}/tables.log",
     params:
         algorithms=" ".join(
-            f"--algorithm {shlex.quote(label)}" for label in ALGORITHM_LABELS
+            f"--algorithm {shlex.quote(label)}" for label in PLAN.algorithm_labels()
         ),
     shell:
         "python scripts/tables.py --metrics {input} {params.algorithms} --out {output} > {log} 2>&1"
@@ -45,22 +37,16 @@ rule tables:
 
 rule figures:
     input:
-        METRICS_FILES,
+        PLAN.metrics_files(),
     output:
-        multiext(f"{OUT}/figures/fig2", ".svg", ".png"),
-        multiext(f"{OUT}/figures/fig3a", ".svg", ".png"),
-        multiext(f"{OUT}/figures/fig3b", ".svg", ".png"),
+        [PLAN.figure(name, ext) for name in FIGURES for ext in ("svg", "png")],
     log:
         f"{LOGS}/figures.log",
     params:
         cell=" ".join(
             str(config["figure2"][key]) for key in ("pair", "dataset", "alpha")
         ),
-        ablations=" ".join(
-            f"--ablation {pair}"
-            for pair, spec in config["pairs"].items()
-            if "ablation_of" in spec
-        ),
+        ablations=" ".join(f"--ablation {pair}" for pair in PLAN.ablations),
         out_dir=lambda wildcards, output: os.path.dirname(output[0]),
     shell:
         "python scripts/figures.py --metrics {input} --fig2 {params.cell} {params.ablations}"

@@ -1,14 +1,11 @@
 # One job per pair x role x dataset: one model load scores every alpha, one .npz per alpha.
 rule attribute:
     input:
-        preflight=f"{OUT}/preflight.json",
-        selection=f"{OUT}/selection/{{pair}}/{{dataset}}.json",
-        model=lambda wc: pair_model_path(wc.pair, wc.role),
+        preflight=PLAN.preflight,
+        selection=PLAN.selection(),
+        model=lambda wc: PLAN.pair_model_path(wc.pair, wc.role),
     output:
-        [
-            f"{OUT}/attribution/{{pair}}/{{dataset}}/alpha{alpha}/{{role}}.npz"
-            for alpha in ALPHAS
-        ],
+        [PLAN.attribution(alpha=alpha) for alpha in PLAN.alphas],
     log:
         f"{LOGS}/attribute/{{pair}}/{{dataset}}/{{role}}.log",
     benchmark:
@@ -19,7 +16,7 @@ rule attribute:
         batch_tokens=halved(config["attribution"]["batch_tokens"]),
         mem_mb=grown_mem_mb(32000),
     params:
-        alphas=" ".join(ALPHAS),
+        alphas=" ".join(PLAN.alphas),
         layout=config["attribution"]["layout"],
         dtype=config["attribution"]["dtype"],
         device=config["device"],

@@ -1,4 +1,5 @@
-# Shared names, paths and helpers of every rule. Rules hold no logic: each calls one script.
+# Shared names and Snakemake helpers of every rule. Rules hold no logic: each calls one script, and
+# takes its paths and grid from the run plan (src/rlcircuits/run_plan.py, docs/DESIGN.md §2).
 import os
 import re
 import shlex
@@ -7,32 +8,13 @@ import sys
 # The library's own definitions (torch-free modules only: this runs at parse time, on the host).
 sys.path.insert(0, f"{workflow.basedir}/src")
 from rlcircuits.contracts import ROLES
-from rlcircuits.model_names import configured_models, model_of
+from rlcircuits.run_plan import FIGURES, ZOO_TASKS, RunPlan, effective_config_text, write_run_config
 
-RUN = config["run_name"]
-OUT = f"results/{RUN}"
-LOGS = f"logs/{RUN}"
-BENCH = f"benchmarks/{RUN}"
-PAIRS = list(config["pairs"])
-DATASETS = list(config["datasets"])
-ALPHAS = [str(alpha) for alpha in config["alphas"]]
-# Distinct models by name ({model} of generations/ and graded/): one per local folder or Hub id
-# + revision, however many pairs share it.
-MODELS = configured_models(config["pairs"])
-MODEL_OF = model_of(config["pairs"])
+PLAN = RunPlan.from_config(config)
+OUT = PLAN.out
+LOGS = PLAN.logs
+BENCH = PLAN.benchmarks
 GPU = 1 if config["device"] == "cuda" else 0
-# The config file the run was started with (the report and the study read it whole).
-CONFIG_FILE = workflow.configfiles[-1] if workflow.configfiles else "config/paper.yaml"
-for _pair, _spec in config["pairs"].items():
-    if "ablation_of" in _spec and _spec["ablation_of"] not in set(PAIRS) - {_pair}:
-        raise ValueError(
-            f"config pairs.{_pair}.ablation_of: {_spec['ablation_of']!r} is not another pair"
-            f" ({', '.join(PAIRS)})"
-        )
-# pair=algorithm labels of Table 1 (shell-quoted where used: "online DPO" has a space).
-ALGORITHM_LABELS = [
-    f"{pair}={spec['algorithm']}" for pair, spec in config["pairs"].items()
-]
 
 
 def _choice(names):
@@ -40,26 +22,11 @@ def _choice(names):
 
 
 wildcard_constraints:
-    model=_choice(MODELS),
-    pair=_choice(PAIRS),
-    dataset=_choice(DATASETS),
-    alpha=_choice(ALPHAS),
+    model=_choice(PLAN.models),
+    pair=_choice(PLAN.pairs),
+    dataset=_choice(PLAN.datasets),
+    alpha=_choice(PLAN.alphas),
     role=_choice(ROLES),
-
-
-def model_path(name):
-    """Where a model's files live: the configured local folder, or its fetched Hub snapshot."""
-    model = MODELS[name]
-    return model.model if model.local else f"models/{name}"
-
-
-def pair_model_path(pair, role):
-    return model_path(MODEL_OF[pair, role])
-
-
-def graded_file(pair, role, dataset):
-    """A pair's role reads its model's graded answers (graded once per model, DESIGN §3)."""
-    return f"{OUT}/graded/{MODEL_OF[pair, role]}/{dataset}.jsonl"
 
 
 # The local datasets' files (inputs of the generate jobs, which read every dataset).
@@ -90,3 +57,15 @@ def halved(value):
 
 def grown_mem_mb(base_mb):
     return lambda wildcards, attempt: base_mb * attempt
+
+
+# The effective config (schema defaults filled in, --config overrides applied), beside the
+# results: the report and the study read the run's shape from it. Rewritten when the config changes.
+rule run_config:
+    output:
+        PLAN.run_config,
+    params:
+        text=effective_config_text(config),
+    localrule: True
+    run:
+        write_run_config(params.text, output[0])

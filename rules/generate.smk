@@ -3,11 +3,11 @@
 # job's rerun keeps them); the outputs appear only when every dataset is answered.
 rule generate:
     input:
-        preflight=f"{OUT}/preflight.json",
-        model=lambda wc: model_path(wc.model),
+        preflight=PLAN.preflight,
+        model=lambda wc: PLAN.model_path(wc.model),
         data=DATA_FILES,
     output:
-        [f"{OUT}/generations/{{model}}/{dataset}.jsonl" for dataset in DATASETS],
+        [PLAN.generations(dataset=dataset) for dataset in PLAN.datasets],
     log:
         f"{LOGS}/generate/{{model}}.log",
     benchmark:
@@ -19,8 +19,8 @@ rule generate:
         mem_mb=grown_mem_mb(32000),
     params:
         datasets=lambda wc, output: dataset_args(output),
-        template=lambda wc: MODELS[wc.model].template,
-        max_new_tokens=lambda wc: MODELS[wc.model].max_new_tokens,
+        template=lambda wc: PLAN.models[wc.model].template,
+        max_new_tokens=lambda wc: PLAN.models[wc.model].max_new_tokens,
         dtype=config["generation"]["dtype"],
         backend=config["generation"]["backend"],
         tp=config["generation"]["tensor_parallel_size"],

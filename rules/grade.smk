@@ -1,8 +1,8 @@
 rule grade:
     input:
-        f"{OUT}/generations/{{model}}/{{dataset}}.jsonl",
+        PLAN.generations(),
     output:
-        f"{OUT}/graded/{{model}}/{{dataset}}.jsonl",
+        PLAN.graded(),
     log:
         f"{LOGS}/grade/{{model}}/{{dataset}}.log",
     benchmark:
@@ -16,22 +16,14 @@ rule grade:
 
 
 # Table 4 keeps one row per pair x role x dataset, read from the model each cell names.
-TABLE4_CELLS = [
-    (pair, role, dataset, graded_file(pair, role, dataset))
-    for pair in PAIRS
-    for role in ROLES
-    for dataset in DATASETS
-]
-
-
 rule table4:
     input:
-        [cell[-1] for cell in TABLE4_CELLS],
+        [cell[-1] for cell in PLAN.table4_cells()],
     output:
-        f"{OUT}/tables/table4.csv",
+        PLAN.table("table4"),
     log:
         f"{LOGS}/table4.log",
     params:
-        cells=" ".join(f"--cell {' '.join(cell)}" for cell in TABLE4_CELLS),
+        cells=" ".join(f"--cell {' '.join(cell)}" for cell in PLAN.table4_cells()),
     shell:
         "python scripts/table4.py {params.cells} --out {output} > {log} 2>&1"

@@ -1,12 +1,12 @@
 # Each Hub model is fetched once, however many pairs use it; local folders are used in place.
-HUB_MODELS = [name for name, model in MODELS.items() if not model.local]
+HUB_MODELS = [name for name, model in PLAN.models.items() if not model.local]
 
 
 rule fetch_model:
     input:
-        f"{OUT}/preflight.json",
+        PLAN.preflight,
     output:
-        directory("models/{model}"),
+        directory(PLAN.fetched()),
     log:
         f"{LOGS}/fetch_model/{{model}}.log",
     benchmark:
@@ -16,7 +16,7 @@ rule fetch_model:
     resources:
         downloads=1,
     params:
-        model=lambda wc: MODELS[wc.model].model,
-        revision=lambda wc: MODELS[wc.model].revision,
+        model=lambda wc: PLAN.models[wc.model].model,
+        revision=lambda wc: PLAN.models[wc.model].revision,
     shell:
         "python scripts/fetch_model.py --model {params.model} --revision {params.revision} --out {output} > {log} 2>&1"

@@ -1,10 +1,10 @@
 rule preflight:
     output:
-        f"{OUT}/preflight.json",
+        PLAN.preflight,
     log:
         f"{LOGS}/preflight.log",
     params:
         device=config["device"],
-        run=RUN,
+        run=PLAN.run,
     shell:
         "python scripts/preflight.py --device {params.device} --config-name {params.run} --out {output} > {log} 2>&1"

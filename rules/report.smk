@@ -1,22 +1,19 @@
 rule render_report:
     input:
-        table1=f"{OUT}/tables/table1.csv",
-        table4=f"{OUT}/tables/table4.csv",
+        run_config=PLAN.run_config,
+        table1=PLAN.table("table1"),
+        table4=PLAN.table("table4"),
         figures=rules.figures.output,
-        selections=expand(
-            f"{OUT}/selection/{{pair}}/{{dataset}}.json", pair=PAIRS, dataset=DATASETS
-        ),
-        models=[model_path(name) for name in MODELS],
+        selections=[PLAN.selection(p, d) for p in PLAN.pairs for d in PLAN.datasets],
+        models=[PLAN.model_path(name) for name in PLAN.models],
         template="report/index.html.j2",
-        study=(STUDY_TABLES + STUDY_FIGURES) if "study" in config else [],
+        study=PLAN.study_tables() + PLAN.study_figures(),
     output:
-        f"{OUT}/report/index.html",
+        PLAN.report,
     log:
         f"{LOGS}/render_report.log",
     params:
-        config_file=CONFIG_FILE,
-        run_dir=lambda wildcards, output: os.path.dirname(os.path.dirname(output[0])),
         benchmarks=BENCH,
     shell:
-        "python scripts/render_report.py --config {params.config_file} --run-dir {params.run_dir}"
-        " --benchmarks {params.benchmarks} --models {input.models} --out {output} > {log} 2>&1"
+        "python scripts/render_report.py --run-config {input.run_config} --benchmarks {params.benchmarks}"
+        " --models {input.models} --out {output} > {log} 2>&1"

@@ -1,9 +1,9 @@
 rule select:
     input:
-        base=lambda wc: graded_file(wc.pair, "base", wc.dataset),
-        rl=lambda wc: graded_file(wc.pair, "rl", wc.dataset),
+        base=lambda wc: PLAN.graded_file(wc.pair, "base", wc.dataset),
+        rl=lambda wc: PLAN.graded_file(wc.pair, "rl", wc.dataset),
     output:
-        f"{OUT}/selection/{{pair}}/{{dataset}}.json",
+        PLAN.selection(),
     log:
         f"{LOGS}/select/{{pair}}/{{dataset}}.log",
     params:

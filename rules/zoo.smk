@@ -1,16 +1,7 @@
-# The mini zoo (config key `zoo`, DESIGN §1 demo): synthetic task splits, SFT bases trained from
-# scratch, and RL models tuned from them. Training runs single-threaded so that a rerun gives
+# The mini zoo (config key `zoo`, docs/DESIGN.md §1 demo): synthetic task splits, SFT bases trained
+# from scratch, and RL models tuned from them. Training runs single-threaded so that a rerun gives
 # identical weights; the pairs of the config point at the folders these rules write.
 ZOO = config["zoo"]
-ZOO_TASKS = ["arithmetic", "equations", "fractions"]
-ZOO_DIR = f"{OUT}/zoo"
-
-for _name, _spec in ZOO["rl"].items():
-    if _spec["base"] not in ZOO["sft"]:
-        raise ValueError(
-            f"config zoo.rl.{_name}.base: {_spec['base']!r} is not an SFT model of zoo.sft"
-            f" ({', '.join(ZOO['sft'])})"
-        )
 
 
 wildcard_constraints:
@@ -28,13 +19,13 @@ def cli_flags(spec, skip=()):
     )
 
 
-ZOO_TRAIN = expand(f"{ZOO_DIR}/tasks/{{task}}_train.jsonl", task=ZOO_TASKS)
+ZOO_TRAIN = [PLAN.zoo_task(task, "train") for task in ZOO_TASKS]
 
 
 rule zoo_tasks:
     output:
-        test=f"{ZOO_DIR}/tasks/{{task}}_test.jsonl",
-        train=f"{ZOO_DIR}/tasks/{{task}}_train.jsonl",
+        test=PLAN.zoo_task(split="test"),
+        train=PLAN.zoo_task(split="train"),
     log:
         f"{LOGS}/zoo_tasks/{{task}}.log",
     params:
@@ -48,7 +39,7 @@ rule train_sft:
     input:
         ZOO_TRAIN,
     output:
-        directory(f"{ZOO_DIR}/sft/{{sft}}"),
+        directory(PLAN.zoo_model("sft", "{sft}")),
     log:
         f"{LOGS}/train_sft/{{sft}}.log",
     benchmark:
@@ -63,10 +54,10 @@ rule train_sft:
 
 rule train_rl:
     input:
-        base=lambda wc: f"{ZOO_DIR}/sft/{ZOO['rl'][wc.tuned]['base']}",
+        base=lambda wc: PLAN.zoo_model("sft", ZOO["rl"][wc.tuned]["base"]),
         train=ZOO_TRAIN,
     output:
-        directory(f"{ZOO_DIR}/rl/{{tuned}}"),
+        directory(PLAN.zoo_model("rl", "{tuned}")),
     log:
         f"{LOGS}/train_rl/{{tuned}}.log",
     benchmark:

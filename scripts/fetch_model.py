@@ -17,8 +17,8 @@ from pathlib import Path
 
 from rlcircuits.cli import run_stage
 from rlcircuits.errors import ModelLoadError
+from rlcircuits.run_plan import REVISION_FILE
 
-REVISION_FILE = "rlcircuits_revision.json"
 # Weights in safetensors or PyTorch format, configs and tokenizer files; not GGUF or raw checkpoints.
 IGNORE = ["*.gguf", "original/*", "*.pth", "*.msgpack", "*.h5", "*.ot"]
 

@@ -1,6 +1,8 @@
 #!/usr/bin/env python
 """Render the run's self-contained HTML report (report/index.html) from its output folder.
 
+The run's shape (grid, pairs, paths) comes from the effective config the workflow wrote,
+results/<run>/config.yaml (rlcircuits.run_plan); paths are relative to the workflow's folder.
 Reads results/<run>/{tables,figures,selection,graded,metrics}; a missing file is shown as missing
 in the page rather than failing the render, a malformed one fails it with the file named.
 """
@@ -28,7 +30,6 @@ from rlcircuits.figures import (
     training_curves,
 )
 from rlcircuits.files import atomic_output
-from rlcircuits.model_names import model_of
 from rlcircuits.report import (
     ReportInputs,
     StudySection,
@@ -38,17 +39,16 @@ from rlcircuits.report import (
     provenance,
     render,
 )
+from rlcircuits.run_plan import FIGURES, REVISION_FILE, RunPlan
 from rlcircuits.study import ACCURACY
 from rlcircuits.tables import METRICS, TABLE1_COLUMNS, read_cell
 
 REPO = Path(__file__).resolve().parents[1]
-REVISION_FILE = "rlcircuits_revision.json"  # written by fetch_model.py into each fetched folder
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", required=True, help="the run's YAML config")
-    parser.add_argument("--run-dir", required=True, help="results/<run>")
+    parser.add_argument("--run-config", required=True, help="the run's effective config, results/<run>/config.yaml")
     parser.add_argument("--reference", default=str(REPO / "config" / "paper_reference.yaml"), help="paper's numbers")
     parser.add_argument("--templates", default=str(REPO / "report"), help="folder with index.html.j2 and style.css")
     parser.add_argument("--benchmarks", default=None, help="Snakemake benchmark folder (benchmarks/<rule>/*.tsv)")
@@ -70,15 +70,14 @@ def _csv(path: Path) -> pd.DataFrame | None:
     return pd.read_csv(path) if path.is_file() else None
 
 
-def _examples(run: Path, selections: list[dict], model_names: dict[tuple[str, str], str]) -> list[dict[str, str]]:
+def _examples(plan: RunPlan, selections: list[dict]) -> list[dict[str, str]]:
     """The first selected question of each pair x dataset with both answers, where graded files exist."""
     examples = []
     for record in selections:
         answers = {}
         for role in ROLES:
-            name = model_names.get((record["pair"], role))
-            graded = run / "graded" / str(name) / f"{record['dataset']}.jsonl"
-            if name is not None and graded.is_file():
+            graded = Path(plan.graded_file(record["pair"], role, record["dataset"]))
+            if graded.is_file():
                 answers[role] = next((r for r in read_graded(graded) if r.id == record["first_id"]), None)
         if answers.get("base") and answers.get("rl"):
             examples.append(
@@ -103,70 +102,74 @@ def _training_curves(folders: list[str]) -> dict[str, TrainingCurve]:
     return {str(folder.resolve().relative_to(root)): read_training_curve(folder / TRAINING_CURVE) for folder in found}
 
 
-def _study(config: dict, run: Path) -> StudySection | None:
-    """The controlled study's tables, forest plots and its tuned models' curves, when the config has a study."""
-    if "study" not in config:
+def _study(plan: RunPlan) -> StudySection | None:
+    """The controlled study's tables, forest plots and its tuned models' curves, when the run has a study."""
+    if not plan.arms:
         return None
-    tables, figures = run / "tables", run / "figures"
     curves = {}
-    for arm in config["study"]["arms"].values():
-        for pair in arm["pairs"]:
-            folder = Path(config["pairs"][pair]["rl"]["model"])
+    for arm in plan.arms:
+        for pair in arm.pairs:
+            folder = Path(plan.pair_model_path(pair, "rl"))
             if (folder / TRAINING_CURVE).is_file():
                 curves[pair] = read_training_curve(folder / TRAINING_CURVE)
     return StudySection(
-        forest_plots={m: inline_png(figures / f"study_{m}.png") for m in (*METRICS, ACCURACY)},
-        arms=_csv(tables / "study_arms.csv"),
-        contrasts=_csv(tables / "study_contrasts.csv"),
-        verdicts=_csv(tables / "study_verdicts.csv"),
+        forest_plots={m: inline_png(Path(plan.figure(f"study_{m}"))) for m in (*METRICS, ACCURACY)},
+        arms=_csv(Path(plan.table("study_arms"))),
+        contrasts=_csv(Path(plan.table("study_contrasts"))),
+        verdicts=_csv(Path(plan.table("study_verdicts"))),
         training_curves=png_data_uri(png_bytes(training_curves(curves))) if curves else None,
         curve_models=sorted(curves),
     )
 
 
-def gather(args: argparse.Namespace) -> ReportInputs:
-    config = _yaml(args.config)
-    run = Path(args.run_dir)
-    table1 = _csv(run / "tables" / "table1.csv")
+def _selections(plan: RunPlan) -> list[dict]:
+    """Each configured pair x dataset's selection record (its samples left out), where it exists."""
     selections = []
-    for path in sorted((run / "selection").glob("*/*.json")):
-        selection = read_selection(path)
-        record = {f.name: getattr(selection, f.name) for f in fields(selection) if f.name != "samples"}
-        selections.append({**record, "first_id": selection.samples[0].id})
-    pairs, datasets, alphas = config.get("pairs", {}), config.get("datasets", {}), config.get("alphas", [])
-    grid = [(p, d, float(a)) for p in pairs for d in datasets for a in alphas]
-    # The configured grid's metrics files only (named as rules/analyze.smk names them), never a glob.
-    paths = [run / "metrics" / p / d / f"alpha{a}.json" for p in pairs for d in datasets for a in alphas]
-    cells = [read_cell(path) for path in paths if path.is_file()]
-    ablations = {p: spec["ablation_of"] for p, spec in pairs.items() if "ablation_of" in spec}
-    counted = headline_cells(cells, grid, list(ablations))
+    for pair in plan.pairs:
+        for dataset in plan.datasets:
+            path = Path(plan.selection(pair, dataset))
+            if not path.is_file():
+                continue
+            selection = read_selection(path)
+            record = {f.name: getattr(selection, f.name) for f in fields(selection) if f.name != "samples"}
+            selections.append({**record, "first_id": selection.samples[0].id})
+    return selections
+
+
+def gather(args: argparse.Namespace) -> ReportInputs:
+    plan = RunPlan.from_file(args.run_config)
+    table1 = _csv(Path(plan.table("table1")))
+    selections = _selections(plan)
+    grid = [(c.pair, c.dataset, float(c.alpha)) for c in plan.cells()]
+    # The configured grid's metrics files only, never a glob.
+    cells = [read_cell(path) for path in plan.metrics_files() if Path(path).is_file()]
+    counted = headline_cells(cells, grid, list(plan.ablations))
     revisions = {}
     for folder in args.models:
         record = Path(folder) / REVISION_FILE
         if record.is_file():
             fetched = json.loads(record.read_text(encoding="utf-8"))
             revisions[fetched["model"]] = fetched["resolved"]
-    figures = run / "figures"
     curves = _training_curves(args.models)
     return ReportInputs(
-        run_name=str(config.get("run_name", run.name)),
+        run_name=plan.run,
         table1=table1 if table1 is not None else pd.DataFrame(columns=list(TABLE1_COLUMNS)),
-        table4=_csv(run / "tables" / "table4.csv"),
+        table4=_csv(Path(plan.table("table4"))),
         grid=grid,
-        online={p: bool(spec.get("online", False)) for p, spec in pairs.items()},
-        ablations=ablations,
-        alphas=[float(a) for a in alphas],
+        online={name: pair.online for name, pair in plan.pairs.items()},
+        ablations=dict(plan.ablations),
+        alphas=[float(a) for a in plan.alphas],
         selections=selections,
-        figures={name: inline_png(figures / f"{name}.png") for name in ("fig2", "fig3a", "fig3b")},
+        figures={name: inline_png(Path(plan.figure(name))) for name in FIGURES},
         headline=diversity_summary(counted) if counted else None,
         entropy_increases=largest_entropy_increases(cells),
         reference=_yaml(args.reference),
         settings=analysis_settings(cells),
-        provenance=provenance(config, Path(args.benchmarks) if args.benchmarks else None, revisions),
-        examples=_examples(run, selections, model_of(config.get("pairs", {}))),
+        provenance=provenance(plan.config, Path(args.benchmarks) if args.benchmarks else None, revisions),
+        examples=_examples(plan, selections),
         training_curves=png_data_uri(png_bytes(training_curves(curves))) if curves else None,
         curve_models=sorted(curves),
-        study=_study(config, run),
+        study=_study(plan),
     )
 
 

@@ -1,12 +1,12 @@
 #!/usr/bin/env python
-"""The controlled study's statistics over seeds (DESIGN §4): tables and forest plots.
+"""The controlled study's statistics over seeds (docs/DESIGN.md §4): tables and forest plots.
 
-Reads the run's Table 1 and Table 4 and the config's `study` key (arms: one pair per seed;
-contrasts: arm minus versus arm) and writes, into --tables-dir, study_seeds.csv (every seed's
-value), study_arms.csv (mean and 95% CI over seeds per arm x metric x dataset x alpha),
-study_contrasts.csv (difference of arm means with Welch 95% CIs) and study_verdicts.csv (one
-verdict per contrast x metric); into --figures-dir, a forest plot per metric and for accuracy
-(study_<metric>.svg/.png).
+Reads the run's Table 1 and Table 4 and the `study` key of its effective config
+(results/<run>/config.yaml; arms: one pair per seed; contrasts: arm minus versus arm) and
+writes, into --tables-dir, study_seeds.csv (every seed's value), study_arms.csv (mean and 95% CI
+over seeds per arm x metric x dataset x alpha), study_contrasts.csv (difference of arm means with
+Welch 95% CIs) and study_verdicts.csv (one verdict per contrast x metric); into --figures-dir, a
+forest plot per metric and for accuracy (study_<metric>.svg/.png).
 """
 
 from __future__ import annotations
@@ -16,20 +16,19 @@ import sys
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
 from rlcircuits.analysis import EXPECTED_DIRECTION
 from rlcircuits.cli import run_stage
-from rlcircuits.errors import InputFormatError
+from rlcircuits.errors import InputFormatError, SettingsError
 from rlcircuits.figures import forest_plot, save_figure
+from rlcircuits.run_plan import RunPlan
 from rlcircuits.study import ACCURACY, arm_table, contrast_table, seed_values, verdicts
-from rlcircuits.study_design import arms_from_config
 from rlcircuits.tables import METRICS, TABLE1_COLUMNS, TABLE4_COLUMNS, write_csv
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", required=True, help="the run's YAML config (its `study` and `pairs` keys)")
+    parser.add_argument("--run-config", required=True, help="the run's effective config, results/<run>/config.yaml")
     parser.add_argument("--table1", required=True, help="tables/table1.csv")
     parser.add_argument("--table4", required=True, help="tables/table4.csv")
     parser.add_argument("--tables-dir", required=True, help="folder of the study_*.csv tables")
@@ -49,8 +48,10 @@ def read_table(path: str, columns: tuple[str, ...]) -> pd.DataFrame:
 
 
 def build(args: argparse.Namespace) -> None:
-    config = yaml.safe_load(Path(args.config).read_text(encoding="utf-8")) or {}
-    arms, contrasts = arms_from_config(config)
+    plan = RunPlan.from_file(args.run_config)
+    if not plan.arms:
+        raise SettingsError(f"{args.run_config}: the run has no `study` key")
+    arms, contrasts = list(plan.arms), list(plan.contrasts)
     table1, table4 = read_table(args.table1, TABLE1_COLUMNS), read_table(args.table4, TABLE4_COLUMNS)
     seeds = seed_values(table1, table4, arms, sources=(args.table1, args.table4))
     summary = arm_table(seeds, arms)

@@ -111,22 +111,12 @@ def run_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def page(run_dir) -> Path:
+    """The page rendered in the run's workflow folder (the plan's paths are relative to it)."""
     out = run_dir / "results" / "unit" / "report" / "index.html"
-    assert (
-        load_script("render_report").main(
-            [
-                "--config",
-                str(run_dir / "config.yaml"),
-                "--run-dir",
-                str(run_dir / "results" / "unit"),
-                "--benchmarks",
-                str(run_dir / "benchmarks"),
-                "--out",
-                str(out),
-            ]
-        )
-        == 0
-    )
+    argv = ["--run-config", "config.yaml", "--benchmarks", "benchmarks", "--out", str(out)]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(run_dir)
+        assert load_script("render_report").main(argv) == 0
     return out
 
 
@@ -292,7 +282,7 @@ def test_the_papers_quoted_cells_stand_beside_the_paper_convention():
     assert row["metrics"]["kurtosis"]["paper"] == "357 → 223 (-37.5%)" and row["metrics"]["diversity"]["paper"] is None
 
 
-def test_the_zoo_models_training_curves_are_drawn(run_dir, tmp_path):
+def test_the_zoo_models_training_curves_are_drawn(run_dir, tmp_path, monkeypatch):
     folders = []
     for name, metric in (("sft/llama", "loss"), ("rl/llama_grpo", "reward")):
         folder = tmp_path / "zoo" / name
@@ -301,7 +291,8 @@ def test_the_zoo_models_training_curves_are_drawn(run_dir, tmp_path):
         folders.append(str(folder))
     folders.append(str(tmp_path / "models" / "org" / "hub-model"))  # a model without a curve is left out
     out = tmp_path / "index.html"
-    argv = ["--config", str(run_dir / "config.yaml"), "--run-dir", str(run_dir / "results" / "unit"), "--out", str(out)]
+    monkeypatch.chdir(run_dir)
+    argv = ["--run-config", "config.yaml", "--out", str(out)]
     assert load_script("render_report").main([*argv, "--models", *folders]) == 0
     html = out.read_text()
     assert "Training curves of the mini zoo's models (rl/llama_grpo, sft/llama)" in html

@@ -15,7 +15,7 @@ HELP_FLAGS = {
     "scripts/generate.py": "--tensor-parallel-size",
     "scripts/grade.py": "--workers",
     "scripts/preflight.py": "--config-name",
-    "scripts/render_report.py": "--run-dir",
+    "scripts/render_report.py": "--run-config",
     "scripts/select_samples.py": "--delta",
     "scripts/study.py": "--tables-dir",
     "scripts/table4.py": "--cell",

@@ -162,6 +162,16 @@ def _config(**study):
     }
 
 
+def _run_config() -> dict:
+    """A whole effective config (results/<run>/config.yaml) around _config()'s study."""
+    config = _config()
+    for name, spec in config["pairs"].items():
+        online = name.startswith("grpo")
+        spec.update(algorithm="GRPO" if online else "continued SFT", online=online, template="zoo", max_new_tokens=8)
+        spec["rl"] = {"model": f"zoo/rl/{name}"}
+    return {"run_name": "unit", "datasets": {"d": {"source": "local"}}, "alphas": [0.1], **config}
+
+
 def test_arms_from_config_reads_and_checks_the_study():
     arms, contrasts = arms_from_config(_config())
     assert [arm.pairs for arm in arms] == [("grpo_s0", "grpo_s1"), ("control_s0", "control_s1")]
@@ -192,14 +202,14 @@ def _study_inputs(folder, rng: np.random.Generator):
     for name, frame, columns in (("table1", table1, TABLE1_COLUMNS), ("table4", table4, TABLE4_COLUMNS)):
         paths[name] = folder / f"{name}.csv"
         frame.reindex(columns=list(columns)).to_csv(paths[name], index=False)
-    paths["config"] = folder / "study.yaml"
-    paths["config"].write_text(yaml.safe_dump(_config()))
+    paths["config"] = folder / "config.yaml"
+    paths["config"].write_text(yaml.safe_dump(_run_config()))
     return table4, paths
 
 
 def _argv(paths, folder) -> list[str]:
     return [
-        *("--config", str(paths["config"]), "--table1", str(paths["table1"]), "--table4", str(paths["table4"])),
+        *("--run-config", str(paths["config"]), "--table1", str(paths["table1"]), "--table4", str(paths["table4"])),
         *("--tables-dir", str(folder / "tables"), "--figures-dir", str(folder / "figures")),
     ]
 

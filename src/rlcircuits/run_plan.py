@@ -1,0 +1,255 @@
+"""A run's shape, defined once: its folders, every path pattern, the grid and each pair's facts.
+
+The Snakefile builds one ``RunPlan`` from the validated config (the schema's defaults filled in,
+``--config`` overrides applied), takes every target and path from it, and writes that effective
+config to ``results/<run>/config.yaml``. The stages that need the run's shape (the report, the
+study) rebuild the plan from that file, never from the user's YAML, so the page always describes
+the run that happened. A new axis of the grid (an attribution variant, a training checkpoint)
+becomes a field here and a segment of the paths below, and every reader follows.
+
+Torch- and numpy-free: it runs at parse time on the host (docs/DESIGN.md §2, "The run plan").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from rlcircuits.contracts import ROLES
+from rlcircuits.errors import InputFormatError, SettingsError
+from rlcircuits.files import atomic_output
+from rlcircuits.model_names import ConfiguredModel, configured_models, model_of
+from rlcircuits.study_design import Arm, Contrast, arms_from_config
+
+RUN_CONFIG = "config.yaml"  # the effective config, results/<run>/config.yaml
+REVISION_FILE = "rlcircuits_revision.json"  # written by scripts/fetch_model.py into each fetched folder
+STUDY_TABLES = ("seeds", "arms", "contrasts", "verdicts")
+STUDY_FIGURES = ("intensity", "complexity", "kurtosis", "diversity", "accuracy")
+FIGURES = ("fig2", "fig3a", "fig3b")
+ZOO_TASKS = ("arithmetic", "equations", "fractions")
+
+
+@dataclass(frozen=True)
+class PairFacts:
+    """What the claims and tables need to know of a pair besides its two models."""
+
+    name: str
+    algorithm: str
+    online: bool
+    ablation_of: str | None
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One cell of the analysis grid: a pair's dataset at one answer fraction α (as configured)."""
+
+    pair: str
+    dataset: str
+    alpha: str
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """The effective config and everything derived from it that more than one stage uses."""
+
+    config: Mapping[str, Any]
+    pairs: dict[str, PairFacts]
+    datasets: tuple[str, ...]
+    alphas: tuple[str, ...]  # as the config writes them (str(alpha)): they name files
+    models: dict[str, ConfiguredModel]  # distinct models by name (the {model} of generations/)
+    model_of: dict[tuple[str, str], str]  # (pair, role) -> model name
+    arms: tuple[Arm, ...] = ()
+    contrasts: tuple[Contrast, ...] = ()
+    ablations: dict[str, str] = field(default_factory=dict)  # pair -> the pair it varies
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> RunPlan:
+        """The plan of a validated config; a cross-reference the schema cannot check is a SettingsError."""
+        pairs = {
+            name: PairFacts(name, str(spec["algorithm"]), bool(spec["online"]), spec.get("ablation_of"))
+            for name, spec in config["pairs"].items()
+        }
+        for pair in pairs.values():
+            if pair.ablation_of is not None and pair.ablation_of not in set(pairs) - {pair.name}:
+                raise SettingsError(
+                    f"config pairs.{pair.name}.ablation_of: {pair.ablation_of!r} is not another pair"
+                    f" ({', '.join(pairs)})"
+                )
+        zoo = config.get("zoo")
+        if zoo:
+            for name, spec in zoo["rl"].items():
+                if spec["base"] not in zoo["sft"]:
+                    raise SettingsError(
+                        f"config zoo.rl.{name}.base: {spec['base']!r} is not an SFT model of zoo.sft"
+                        f" ({', '.join(zoo['sft'])})"
+                    )
+        try:
+            models = configured_models(config["pairs"])
+        except ValueError as exc:
+            raise SettingsError(str(exc)) from None
+        arms, contrasts = arms_from_config(config) if config.get("study") else ([], [])
+        return cls(
+            config=config,
+            pairs=pairs,
+            datasets=tuple(config["datasets"]),
+            alphas=tuple(str(alpha) for alpha in config["alphas"]),
+            models=models,
+            model_of=model_of(config["pairs"]),
+            arms=tuple(arms),
+            contrasts=tuple(contrasts),
+            ablations={p.name: p.ablation_of for p in pairs.values() if p.ablation_of is not None},
+        )
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> RunPlan:
+        """The plan of a finished run, from the effective config the workflow wrote beside its results."""
+        try:
+            config = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise InputFormatError(f"{path}: the run's effective config not found") from None
+        except yaml.YAMLError as exc:
+            raise InputFormatError(f"{path}: invalid YAML ({exc})") from None
+        if not isinstance(config, Mapping):
+            raise InputFormatError(f"{path}: not a run config (a mapping expected)")
+        try:
+            return cls.from_config(config)
+        except KeyError as exc:
+            raise InputFormatError(f"{path}: missing key {exc}") from None
+
+    # --- the run's folders -------------------------------------------------------------------
+    @property
+    def run(self) -> str:
+        return str(self.config["run_name"])
+
+    @property
+    def out(self) -> str:
+        return f"results/{self.run}"
+
+    @property
+    def logs(self) -> str:
+        return f"logs/{self.run}"
+
+    @property
+    def benchmarks(self) -> str:
+        return f"benchmarks/{self.run}"
+
+    @property
+    def zoo_dir(self) -> str:
+        return f"{self.out}/zoo"
+
+    # --- the grid -------------------------------------------------------------------------------
+    def cells(self) -> Iterator[Cell]:
+        """Every pair × dataset × α of the analysis, in config order."""
+        for pair in self.pairs:
+            for dataset in self.datasets:
+                for alpha in self.alphas:
+                    yield Cell(pair, dataset, alpha)
+
+    def model_path(self, name: str) -> str:
+        """Where a model's files live: its configured local folder, or its fetched Hub snapshot."""
+        model = self.models[name]
+        return model.model if model.local else self.fetched(name)
+
+    def pair_model_path(self, pair: str, role: str) -> str:
+        return self.model_path(self.model_of[pair, role])
+
+    def algorithm_labels(self) -> list[str]:
+        """pair=algorithm labels of Table 1."""
+        return [f"{pair.name}={pair.algorithm}" for pair in self.pairs.values()]
+
+    def table4_cells(self) -> list[tuple[str, str, str, str]]:
+        """(pair, role, dataset, graded file) of every Table 4 row: each role reads its model's file."""
+        return [
+            (pair, role, dataset, self.graded_file(pair, role, dataset))
+            for pair in self.pairs
+            for role in ROLES
+            for dataset in self.datasets
+        ]
+
+    # --- paths: each takes wildcard values and, left out, gives the Snakemake pattern -------------
+    @property
+    def run_config(self) -> str:
+        return f"{self.out}/{RUN_CONFIG}"
+
+    @staticmethod
+    def fetched(model: str = "{model}") -> str:
+        """A Hub model's snapshot, fetched once for every run (outside results/<run>)."""
+        return f"models/{model}"
+
+    @property
+    def preflight(self) -> str:
+        return f"{self.out}/preflight.json"
+
+    def generations(self, model: str = "{model}", dataset: str = "{dataset}") -> str:
+        return f"{self.out}/generations/{model}/{dataset}.jsonl"
+
+    def graded(self, model: str = "{model}", dataset: str = "{dataset}") -> str:
+        return f"{self.out}/graded/{model}/{dataset}.jsonl"
+
+    def graded_file(self, pair: str, role: str, dataset: str) -> str:
+        """A pair's role reads its model's graded answers (graded once per model, docs/DESIGN.md §3)."""
+        return self.graded(self.model_of[pair, role], dataset)
+
+    def selection(self, pair: str = "{pair}", dataset: str = "{dataset}") -> str:
+        return f"{self.out}/selection/{pair}/{dataset}.json"
+
+    def attribution(
+        self, pair: str = "{pair}", dataset: str = "{dataset}", alpha: str = "{alpha}", role: str = "{role}"
+    ) -> str:
+        return f"{self.out}/attribution/{pair}/{dataset}/alpha{alpha}/{role}.npz"
+
+    def metrics(self, pair: str = "{pair}", dataset: str = "{dataset}", alpha: str = "{alpha}") -> str:
+        return f"{self.out}/metrics/{pair}/{dataset}/alpha{alpha}.json"
+
+    def metrics_files(self) -> list[str]:
+        """The configured grid's metrics files, in grid order."""
+        return [self.metrics(c.pair, c.dataset, c.alpha) for c in self.cells()]
+
+    def table(self, name: str) -> str:
+        return f"{self.out}/tables/{name}.csv"
+
+    def figure(self, name: str, ext: str = "png") -> str:
+        return f"{self.out}/figures/{name}.{ext}"
+
+    @property
+    def report(self) -> str:
+        return f"{self.out}/report/index.html"
+
+    def study_tables(self) -> list[str]:
+        return [self.table(f"study_{name}") for name in STUDY_TABLES] if self.arms else []
+
+    def study_figures(self) -> list[str]:
+        if not self.arms:
+            return []
+        return [self.figure(f"study_{metric}", ext) for metric in STUDY_FIGURES for ext in ("svg", "png")]
+
+    def zoo_task(self, task: str = "{task}", split: str = "test") -> str:
+        return f"{self.zoo_dir}/tasks/{task}_{split}.jsonl"
+
+    def zoo_model(self, kind: str, name: str) -> str:
+        """A mini-zoo model's folder: kind ``sft`` (a base) or ``rl`` (tuned from one)."""
+        return f"{self.zoo_dir}/{kind}/{name}"
+
+
+def effective_config_text(config: Mapping[str, Any]) -> str:
+    """The effective config as plain YAML, keys in config order (what results/<run>/config.yaml holds)."""
+    return yaml.safe_dump(_plain(config), sort_keys=False, allow_unicode=True)
+
+
+def write_run_config(text: str, path: str | Path) -> None:
+    """Write the effective config's text where the plan's readers find it (atomically)."""
+    with atomic_output(path, "w") as handle:
+        handle.write(text)
+
+
+def _plain(value: Any) -> Any:
+    """Snakemake's config as plain dicts and lists, which safe_dump writes and safe_load reads back."""
+    if isinstance(value, Mapping):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    return value
