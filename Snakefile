@@ -1,10 +1,15 @@
 # rl-circuits: reproduce arXiv 2509.21044 end to end (docs/DESIGN.md: generate -> grade -> select ->
 # attribute -> analyze -> report). `snakemake --cores all --use-singularity` runs the paper's
 # grid on GPUs; `--configfile config/demo.yaml` runs the CPU mini-zoo demo.
+import sys
+
 from snakemake.utils import min_version, validate
 
 min_version("9.0")
 
+# The library's own definitions (torch-free modules only: this runs at parse time, on the host).
+sys.path.insert(0, f"{workflow.basedir}/src")
+from rlcircuits.run_plan import retype_overrides
 
 # The paper's config is the default; a --configfile replaces it rather than being merged into
 # it (Snakemake would otherwise merge, e.g. adding the demo's pairs to the paper's four).
@@ -13,6 +18,8 @@ if not workflow.overwrite_configfiles:
     configfile: "config/paper.yaml"
 
 
+# Nested --config values arrive as strings (selection={n: 7}); typed before the schema checks them.
+retype_overrides(config, workflow.config_settings.overwrite_config)
 validate(config, "schemas/config.schema.yaml")
 
 
@@ -20,6 +27,7 @@ container: config["container"]
 
 
 include: "rules/common.smk"
+include: "rules/run_config.smk"
 include: "rules/preflight.smk"
 include: "rules/models.smk"
 

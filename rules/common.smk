@@ -3,12 +3,15 @@
 import os
 import re
 import shlex
-import sys
 
-# The library's own definitions (torch-free modules only: this runs at parse time, on the host).
-sys.path.insert(0, f"{workflow.basedir}/src")
 from rlcircuits.contracts import ROLES
-from rlcircuits.run_plan import FIGURES, ZOO_TASKS, RunPlan, effective_config_text, write_run_config
+from rlcircuits.run_plan import (
+    FIGURES,
+    ZOO_TASKS,
+    RunPlan,
+    effective_config_text,
+    write_run_config,
+)
 
 PLAN = RunPlan.from_config(config)
 OUT = PLAN.out
@@ -57,15 +60,3 @@ def halved(value):
 
 def grown_mem_mb(base_mb):
     return lambda wildcards, attempt: base_mb * attempt
-
-
-# The effective config (schema defaults filled in, --config overrides applied), beside the
-# results: the report and the study read the run's shape from it. Rewritten when the config changes.
-rule run_config:
-    output:
-        PLAN.run_config,
-    params:
-        text=effective_config_text(config),
-    localrule: True
-    run:
-        write_run_config(params.text, output[0])

@@ -3,14 +3,17 @@ container execution (with a stand-in apptainer), the SLURM profile, and a genera
 fails on its second dataset and is rerun. No GPU, no engine. Every test that starts Snakemake
 is `slow`."""
 
+import html
 import json
 import os
 import re
 import stat
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from transformers import LlamaConfig, LlamaForCausalLM
 
 import tiny_models
@@ -197,3 +200,23 @@ def test_a_generate_job_failing_on_its_second_dataset_keeps_the_first_for_the_re
     assert [json.loads(line) for line in (out / "first.jsonl").read_text().splitlines()] == kept
     assert len((out / "second.jsonl").read_text().splitlines()) == 2
     assert not list(out.glob("*.partial"))
+
+
+@pytest.mark.slow
+def test_a_config_override_reaches_the_run_config_and_the_report_page(tmp_path):
+    """The page describes the run that happened: a --config override and the schema's filled-in
+    defaults reach results/<run>/config.yaml, which the report reads (never the user's YAML)."""
+    folder = workdir(tmp_path)
+    override = "selection={beta: 0.5, gamma: 1.5, delta: 0.5, n: 7, seed: 42}"
+    done = snakemake(folder, "results/paper/config.yaml", "--cores", "1", "--config", override)
+    assert done.returncode == 0, done.stdout + done.stderr
+    effective = yaml.safe_load((folder / "results" / "paper" / "config.yaml").read_text())
+    assert effective["selection"]["n"] == 7 and paper_config()["selection"]["n"] != 7
+    assert effective["generation"]["tensor_parallel_size"] == 1  # a schema default the YAML leaves out
+    page = folder / "index.html"
+    render = [sys.executable, "scripts/render_report.py", "--run-config", "results/paper/config.yaml"]
+    render += ["--out", str(page)]
+    assert subprocess.run(render, cwd=folder, check=False).returncode == 0
+    assert '"n": 7' in html.unescape(page.read_text())
+    again = snakemake(folder, "results/paper/config.yaml", "--cores", "1", "--config", override)
+    assert "Nothing to be done" in again.stdout + again.stderr  # an unchanged config is not rewritten

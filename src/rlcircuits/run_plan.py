@@ -235,15 +235,41 @@ class RunPlan:
         return f"{self.zoo_dir}/{kind}/{name}"
 
 
+def retype_overrides(config: dict[str, Any], overrides: Mapping[str, Any]) -> None:
+    """Give ``config`` the typed values of nested ``--config`` overrides.
+
+    Snakemake reads ``--config selection={n: 7}`` as ``{"n": "7"}``: every value below the top
+    level is a string, which the schema then rejects. Each such string is read again as a YAML
+    scalar (``"7"`` -> 7, ``"0.5"`` -> 0.5, ``"zoo"`` stays ``"zoo"``) and set in ``config``.
+    """
+    for key, value in overrides.items():
+        if isinstance(value, Mapping) and isinstance(config.get(key), dict):
+            for inner, item in value.items():
+                _retype(config[key], inner, item)
+
+
+def _retype(target: dict[str, Any], key: str, value: Any) -> None:
+    if isinstance(value, Mapping):
+        nested = target.setdefault(key, {})
+        for inner, item in value.items():
+            _retype(nested, inner, item)
+    elif isinstance(value, str):
+        target[key] = yaml.safe_load(value) if value else value
+    else:
+        target[key] = value
+
+
 def effective_config_text(config: Mapping[str, Any]) -> str:
     """The effective config as plain YAML, keys in config order (what results/<run>/config.yaml holds)."""
     return yaml.safe_dump(_plain(config), sort_keys=False, allow_unicode=True)
 
 
-def write_run_config(text: str, path: str | Path) -> None:
-    """Write the effective config's text where the plan's readers find it (atomically)."""
+def write_run_config(text: str, path: str | Path, log: str | Path) -> None:
+    """Write the effective config's text where the plan's readers find it (atomically), and say so in ``log``."""
     with atomic_output(path, "w") as handle:
         handle.write(text)
+    Path(log).parent.mkdir(parents=True, exist_ok=True)
+    Path(log).write_text(f"wrote the effective config to {path}\n", encoding="utf-8")
 
 
 def _plain(value: Any) -> Any:
