@@ -16,9 +16,10 @@ import sys
 
 from rlcircuits.cli import run_stage
 from rlcircuits.contracts import ROLES, read_selection, save_attribution
-from rlcircuits.eap import attribute, cut_length, truncated_loss_input
+from rlcircuits.eap import attribute, truncated_loss_input
 from rlcircuits.models import load_model
 from rlcircuits.options import DTYPE_NAMES, LAYOUTS
+from rlcircuits.truncation import cut_length
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

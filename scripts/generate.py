@@ -23,7 +23,7 @@ import torch
 from rlcircuits.cli import run_stage
 from rlcircuits.datasets import load_questions
 from rlcircuits.generation.answers import generate_datasets
-from rlcircuits.generation.backends import GenerationSettings, open_backend, resolve_backend
+from rlcircuits.generation.backends import DEFAULT_BATCH_SIZE, GenerationSettings, open_backend, resolve_backend
 from rlcircuits.models import load_tokenizer
 from rlcircuits.options import BACKEND_NAMES, DATA_FORMATS, DATA_SOURCES, DTYPE_NAMES
 
@@ -77,7 +77,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--template", required=True, help="prompt template name, e.g. deepseek-math")
     parser.add_argument("--max-new-tokens", required=True, type=int, help="answer length cap in tokens (the pair's)")
     parser.add_argument(
-        "--batch-size", type=int, default=None, help="questions per batch and checkpoint (default: 8, vLLM 256)"
+        "--batch-size",
+        type=int,
+        default=None,
+        help="questions per batch and checkpoint (default: the backend's, "
+        + ", ".join(f"{engine} {size}" for engine, size in DEFAULT_BATCH_SIZE.items())
+        + ")",
     )
     parser.add_argument("--dtype", default="bfloat16", choices=DTYPE_NAMES, help="model dtype (default: bfloat16)")
     parser.add_argument(

@@ -30,13 +30,13 @@ from rlcircuits.figures import (
     training_curves,
 )
 from rlcircuits.files import atomic_output
+from rlcircuits.provenance import provenance
 from rlcircuits.report import (
     ReportInputs,
     StudySection,
     analysis_settings,
     inline_png,
     png_data_uri,
-    provenance,
     render,
 )
 from rlcircuits.run_plan import FIGURES, REVISION_FILE, RunPlan

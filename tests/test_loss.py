@@ -7,8 +7,9 @@ import torch
 
 import fd_reference
 import tiny_models
-from rlcircuits.eap import attribute, cut_length, truncated_loss_input
+from rlcircuits.eap import attribute, truncated_loss_input
 from rlcircuits.errors import AttributionError
+from rlcircuits.truncation import cut_length
 
 
 @pytest.mark.parametrize(

@@ -83,15 +83,6 @@ def build_graph(n_layers: int, layout: Layout = "paper") -> Graph:
     return Graph(layout, n_layers, tuple(src), tuple(dst), tuple(upstream))
 
 
-def cut_length(alpha: float, t_bar: float) -> int:
-    """T_cut = max(int(alpha * T_bar), 1): how many answer tokens the loss scores."""
-    if not 0 < alpha <= 1:
-        raise SettingsError(f"alpha must lie in (0, 1], got {alpha}")
-    if t_bar <= 0:
-        raise ValueError(f"t_bar must be positive, got {t_bar}")
-    return max(int(alpha * t_bar), 1)
-
-
 @dataclass(frozen=True)
 class LossInput:
     """One sample's truncated self-entropy problem: targets[j] is predicted at prompt_len - 1 + j."""

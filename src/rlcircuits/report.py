@@ -9,11 +9,6 @@ results are listed as missing rather than failing the page.
 from __future__ import annotations
 
 import base64
-import importlib.metadata
-import json
-import os
-import platform
-import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +23,7 @@ from rlcircuits.contracts import ROLES
 from rlcircuits.stats import consistent_direction, fewest_cells
 from rlcircuits.study import VERDICT_RULE as STUDY_VERDICT_RULE
 from rlcircuits.tables import METRICS
+from rlcircuits.truncation import cut_length
 
 CLAIMS = (
     ("intensity", "Online RL raises activation intensity"),
@@ -35,21 +31,6 @@ CLAIMS = (
     ("kurtosis", "Online RL lowers distribution kurtosis"),
     ("diversity", "Online RL raises inter-sample diversity"),
 )
-PACKAGES = (
-    "rlcircuits",
-    "torch",
-    "transformers",
-    "numpy",
-    "scipy",
-    "pandas",
-    "matplotlib",
-    "math-verify",
-    "jinja2",
-    "snakemake",
-    "trl",
-    "vllm",
-)
-
 
 SIGNIFICANCE = 0.05  # family-wise level of the claims table's sign tests (Bonferroni over its rows)
 VERDICT_RULE = (
@@ -233,7 +214,7 @@ def selection_rows(selections: Sequence[Mapping[str, Any]], alphas: Sequence[flo
                 "counts": record["counts"],
                 "fewer_than_n": record.get("fewer_than_n", False),
                 "n": record["thresholds"]["n"],
-                "t_cut": {f"{a:g}": max(int(a * record["t_bar"]), 1) for a in alphas},
+                "t_cut": {f"{a:g}": cut_length(a, record["t_bar"]) for a in alphas},
             }
         )
     return rows
@@ -249,67 +230,6 @@ def inline_png(path: Path | None) -> str | None:
     if path is None or not path.is_file():
         return None
     return png_data_uri(path.read_bytes())
-
-
-def provenance(config: Mapping[str, Any], benchmarks: Path | None, revisions: Mapping[str, str]) -> dict[str, Any]:
-    """Versions, commit, models and resolved revisions, hardware and per-stage run times."""
-    versions = {}
-    for package in PACKAGES:
-        try:
-            versions[package] = importlib.metadata.version(package)
-        except importlib.metadata.PackageNotFoundError:
-            versions[package] = "not installed"
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True, cwd=Path(__file__).parent
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        commit = "unknown (not a git checkout)"
-    models = [
-        {
-            "pair": pair,
-            "role": role,
-            "model": spec[role]["model"],
-            "revision": spec[role].get("revision", ""),
-            "resolved": revisions.get(spec[role]["model"], "not recorded"),
-        }
-        for pair, spec in config.get("pairs", {}).items()
-        for role in ROLES
-    ]
-    return {
-        "versions": versions,
-        "commit": commit,
-        "models": models,
-        "stage_times": stage_times(benchmarks),
-        "hardware": {
-            "machine": platform.machine(),
-            "processor": platform.processor() or "unknown",
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "gpu": _gpu_name(),
-        },
-        "config": json.dumps(config, indent=1, sort_keys=True, default=str),
-    }
-
-
-def _gpu_name() -> str:
-    try:
-        import torch
-    except ImportError:
-        return "none"
-    return torch.cuda.get_device_name() if torch.cuda.is_available() else "none"
-
-
-def stage_times(benchmarks: Path | None) -> list[dict[str, Any]]:
-    """Total wall seconds and job count per rule, from Snakemake's benchmark TSVs (benchmarks/<rule>/...)."""
-    if benchmarks is None or not benchmarks.is_dir():
-        return []
-    totals: dict[str, list[float]] = {}
-    for path in sorted(benchmarks.rglob("*.tsv")):
-        rule = path.relative_to(benchmarks).parts[0]
-        frame = pd.read_csv(path, sep="\t")
-        totals.setdefault(rule, []).append(float(frame["s"].iloc[0]))
-    return [{"stage": rule, "jobs": len(v), "seconds": f"{sum(v):.1f}"} for rule, v in sorted(totals.items())]
 
 
 def analysis_settings(cells: Sequence[Mapping[str, Any]]) -> dict[str, str]:

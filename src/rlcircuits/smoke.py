@@ -19,7 +19,7 @@ from rlcircuits import __version__
 from rlcircuits.eap import attribute, truncated_loss_input
 
 _LAYERS = 2
-_REAL_EDGES = 4 * _LAYERS**2 + 3 * _LAYERS + 1  # the paper layout's count (DESIGN §2)
+_REAL_EDGES = 4 * _LAYERS**2 + 3 * _LAYERS + 1  # the paper layout's count (docs/DESIGN.md §4, Graph)
 _PACKAGES = ("torch", "transformers", "vllm")
 
 
@@ -69,10 +69,7 @@ def main() -> int:
     for name in failed:
         print(f"smoke: FAILED: {name}", file=sys.stderr)
     if not failed:
-        print(
-            f"smoke: OK: attributed one sample of a random {_LAYERS}-layer Llama "
-            f"({4 * _LAYERS**2 + 3 * _LAYERS + 1} edges)"
-        )
+        print(f"smoke: OK: attributed one sample of a random {_LAYERS}-layer Llama ({_REAL_EDGES} edges)")
     return 1 if failed else 0
 
 
