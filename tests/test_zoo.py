@@ -316,8 +316,8 @@ def test_online_algorithms_write_a_loadable_model_folder(tmp_path, train_files, 
 def test_grpo_optimises_exactly_the_sampled_answer_tokens(
     tmp_path, train_files, qwen2_base, mixed_verdicts, monkeypatch
 ):
-    """A suspect of issue 15 ruled out, pinned: the policy gradient runs over the generate stage's prompt ids
-    (BOS included) and over each sampled answer up to and including its first EOS, nothing after it."""
+    """The policy gradient runs over the generate stage's prompt ids (BOS included) and over each sampled
+    answer up to and including its first EOS, nothing after it: trained tokens = sampled = recorded."""
     from trl import GRPOTrainer
 
     batches = []
@@ -404,12 +404,11 @@ def _held_out_reward(folder: Path, questions: list, pool: JudgePool) -> float:
 @pytest.mark.slow
 @pytest.mark.trl
 def test_grpo_at_the_study_settings_raises_the_reward_on_held_out_questions(tmp_path, pool):
-    """Issue 15, item 1 at CI size (docs/zoo_rl.md, "RL on one task"): GRPO at the study's rate, schedule
-    and temperature, 300 steps on one task's train questions, raises the sampled reward on 100 of
-    that task's train questions it never saw. A 2-layer demo-sized base (the demo's SFT settings,
-    about 2 minutes), then about 2 minutes of GRPO. Seeded, so fixed on one machine, but float32
-    training diverges across CPUs: 0.439 -> 0.476 on one machine, 0.375 -> 0.391 on another
-    (docs/zoo_rl.md). So the test asks for a rise, not for one machine's size of it."""
+    """GRPO at the study's rate, schedule and temperature, 300 steps on one task's train questions, raises
+    the sampled reward on 100 of that task's train questions it never saw (a 2-layer base with the demo's
+    SFT settings, then GRPO). Float32 training differs across CPUs, so the size of the rise does too
+    (docs/zoo_rl.md, "RL on one task"): the test asks for a rise, which a non-learning update or a
+    wrong-signed reward fails."""
     train_files = []
     for task in sorted(TASKS):
         train_files.append(tmp_path / f"{task}_train.jsonl")
@@ -426,7 +425,7 @@ def test_grpo_at_the_study_settings_raises_the_reward_on_held_out_questions(tmp_
 
 
 def test_demo_zoo_settings_keep_the_comparisons_fair():
-    """The demo's deep bases (issue 15: >= 4 layers, >= 77 edges) and its arms: the online-RL models share
+    """The demo's deep bases (>= 4 layers, >= 77 edges) and its arms: the online-RL models share
     their RL settings, and the DPO ablation differs from offline DPO in the algorithm only."""
     zoo = yaml.safe_load((REPO / "config" / "demo.yaml").read_text())["zoo"]
     assert all(spec["layers"] >= 4 for spec in zoo["sft"].values())
