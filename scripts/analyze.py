@@ -13,13 +13,13 @@ import json
 import sys
 
 from rlcircuits.analysis import analyze_cell
-from rlcircuits.cli import run_stage
+from rlcircuits.cli import add_settings, run_stage, settings_from
 from rlcircuits.contracts import load_attribution
 from rlcircuits.files import atomic_output
 from rlcircuits.metrics import MetricOptions
 from rlcircuits.options import KURTOSIS_OF
 
-DEFAULTS = MetricOptions()
+HELPS = {"bins": "histogram bins for information complexity", "kurtosis_of": "kurtosis of the signed W or of |W|"}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -30,15 +30,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--dataset", required=True)
     parser.add_argument("--alpha", required=True, type=float)
     parser.add_argument("--out", required=True, help="output metrics JSON")
-    parser.add_argument("--bins", type=int, default=DEFAULTS.bins, help="histogram bins for information complexity")
-    parser.add_argument("--kurtosis-of", choices=KURTOSIS_OF, default=DEFAULTS.kurtosis_of)
+    add_settings(parser, MetricOptions(), HELPS, choices={"kurtosis_of": KURTOSIS_OF})
     parser.add_argument("--resamples", type=int, default=9999, help="permutation and bootstrap resamples per test")
     parser.add_argument("--seed", type=int, default=0, help="seed of the permutations and resamples")
     return parser.parse_args(argv)
 
 
 def analyze(args: argparse.Namespace) -> None:
-    options = MetricOptions(bins=args.bins, kurtosis_of=args.kurtosis_of)
+    options = settings_from(args, MetricOptions)
     record = analyze_cell(
         load_attribution(args.base),
         load_attribution(args.rl),

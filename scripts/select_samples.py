@@ -14,11 +14,17 @@ import argparse
 import logging
 import sys
 
-from rlcircuits.cli import run_stage
+from rlcircuits.cli import add_settings, run_stage, settings_from
 from rlcircuits.contracts import read_graded, write_selection
 from rlcircuits.selection import SelectionParams, select_samples
 
-DEFAULTS = SelectionParams()
+HELPS = {
+    "beta": "lower length bound, x T_bar",
+    "gamma": "upper length bound, x T_bar",
+    "delta": "max |T_base - T_rl| / mean length",
+    "n": "samples to draw",
+    "seed": "random.seed before random.sample",
+}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -27,17 +33,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rl", required=True, help="graded JSONL of the RL-tuned model")
     parser.add_argument("--pair", required=True, help="pair name, recorded in the output and messages")
     parser.add_argument("--dataset", required=True, help="dataset name, recorded in the output and messages")
-    parser.add_argument("--beta", type=float, default=DEFAULTS.beta, help="lower length bound, x T_bar")
-    parser.add_argument("--gamma", type=float, default=DEFAULTS.gamma, help="upper length bound, x T_bar")
-    parser.add_argument("--delta", type=float, default=DEFAULTS.delta, help="max |T_base - T_rl| / mean length")
-    parser.add_argument("--n", type=int, default=DEFAULTS.n, help="samples to draw")
-    parser.add_argument("--seed", type=int, default=DEFAULTS.seed, help="random.seed before random.sample")
+    add_settings(parser, SelectionParams(), HELPS)
     parser.add_argument("--out", required=True, help="output selection JSON")
     return parser.parse_args(argv)
 
 
 def select(args: argparse.Namespace) -> None:
-    params = SelectionParams(beta=args.beta, gamma=args.gamma, delta=args.delta, n=args.n, seed=args.seed)
+    params = settings_from(args, SelectionParams)
     selection = select_samples(
         read_graded(args.base), read_graded(args.rl), params, pair=args.pair, dataset=args.dataset
     )

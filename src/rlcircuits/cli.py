@@ -6,7 +6,7 @@ import argparse
 import dataclasses
 import logging
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from rlcircuits.errors import RLCircuitsError
@@ -27,15 +27,24 @@ def run_stage(name: str, action: Callable[[], None]) -> int:
     return 0
 
 
-def add_settings(parser: argparse.ArgumentParser, defaults: Any, helps: Mapping[str, str]) -> None:
+def add_settings(
+    parser: argparse.ArgumentParser,
+    defaults: Any,
+    helps: Mapping[str, str],
+    choices: Mapping[str, Sequence[str]] | None = None,
+) -> None:
     """One ``--field-name`` option per named field of a settings dataclass, typed and defaulted by it.
 
-    The dataclass stays the one place a default is written; the help says it.
+    The dataclass stays the one place a default is written; the help says it. A field named in
+    ``choices`` accepts only those values.
     """
     for name, text in helps.items():
         default = getattr(defaults, name)
         flag = "--" + name.replace("_", "-")
-        parser.add_argument(flag, type=type(default), default=default, help=f"{text} (default: {default})")
+        allowed = (choices or {}).get(name)
+        parser.add_argument(
+            flag, type=type(default), default=default, choices=allowed, help=f"{text} (default: {default})"
+        )
 
 
 S = TypeVar("S")
