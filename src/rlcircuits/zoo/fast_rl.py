@@ -135,6 +135,9 @@ class _FastStep:
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         check_pinned()
         super().__init__(*args, **kwargs)
+        if getattr(self.args, "activation_checkpointing", False):
+            # Recomputation in the backward pass would run outside the packed-row attention.
+            raise SettingsError("the fast trainers need activation_checkpointing=False")
         if self.use_vllm or self.use_transformers_continuous_batching or getattr(self, "tools", None):
             raise SettingsError("the fast trainers sample with transformers only (no vLLM, batching or tools)")
 

@@ -8,6 +8,8 @@ first stop string.
 * ``grpo``: TRL's GRPOTrainer, group-normalised advantages over ``generations`` samples per prompt.
 * ``rloo``: TRL's RLOOTrainer, leave-one-out baseline (the online algorithm that stands in for
   PPO: TRL has no PPO trainer).
+  Both run as ``rlcircuits.zoo.fast_rl``'s subclasses: TRL's objective and random draws, each
+  group's prompt computed once and no work on padding or on finished samples.
 * ``dpo``: offline. Pairs are sampled *once* from the SFT base: ``generations`` samples at
   ``temperature`` for each of ``steps x prompts_per_step`` train questions (a seeded draw: as
   many questions as online DPO visits). A question with at least one correct and one wrong
@@ -201,7 +203,10 @@ def _online_trainer(
     settings: RLSettings,
     scratch: Path,
     pool: JudgePool,
+    *,
+    fast: bool = True,
 ):
+    """The online trainer; ``fast=False`` gives TRL's own GRPO/RLOO classes (the benchmark's reference)."""
     from datasets import Dataset
 
     common = trainer_arguments(scratch, settings, settings.steps, settings.prompts_per_step)
@@ -210,7 +215,11 @@ def _online_trainer(
     if algorithm in ("grpo", "rloo"):
         from trl import GRPOConfig, GRPOTrainer, RLOOConfig, RLOOTrainer
 
-        config_class, trainer_class = (GRPOConfig, GRPOTrainer) if algorithm == "grpo" else (RLOOConfig, RLOOTrainer)
+        from rlcircuits.zoo.fast_rl import FastGRPOTrainer, FastRLOOTrainer
+
+        classes = {"grpo": (GRPOConfig, FastGRPOTrainer, GRPOTrainer), "rloo": (RLOOConfig, FastRLOOTrainer, RLOOTrainer)}
+        config_class, fast_class, trl_class = classes[algorithm]
+        trainer_class = fast_class if fast else trl_class
         args = config_class(
             **{**common, "per_device_train_batch_size": settings.prompts_per_step * settings.generations},
             num_generations=settings.generations,
