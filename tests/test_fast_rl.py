@@ -17,7 +17,7 @@ import torch
 
 pytest.importorskip("trl")  # the image installs no TRL; the trl marker skips these tests there
 
-from datasets import Dataset  # noqa: E402
+from datasets import Dataset
 from trl import GRPOConfig, GRPOTrainer, RLOOConfig, RLOOTrainer
 from trl.trainer import utils as trl_utils
 from trl.trainer.utils import shuffle_sequence_dict
@@ -239,9 +239,10 @@ def test_overridden_methods_match_the_pinned_trl_signatures(monkeypatch):
     check_pinned()
     for (trainer, name), _ in fast_rl.PINNED.items():
         ours = getattr(FastGRPOTrainer if trainer is GRPOTrainer else FastRLOOTrainer, name)
-        assert str(inspect.signature(ours)).split(" ->")[0] == str(inspect.signature(getattr(trainer, name))).split(
-            " ->"
-        )[0]
+        assert (
+            str(inspect.signature(ours)).split(" ->")[0]
+            == str(inspect.signature(getattr(trainer, name))).split(" ->")[0]
+        )
     monkeypatch.setattr(GRPOTrainer, "_generate_single_turn", lambda self, prompt_ids, images: None)
     with pytest.raises(SettingsError, match="changed its signature"):
         check_pinned()

@@ -217,7 +217,10 @@ def _online_trainer(
 
         from rlcircuits.zoo.fast_rl import FastGRPOTrainer, FastRLOOTrainer
 
-        classes = {"grpo": (GRPOConfig, FastGRPOTrainer, GRPOTrainer), "rloo": (RLOOConfig, FastRLOOTrainer, RLOOTrainer)}
+        classes = {
+            "grpo": (GRPOConfig, FastGRPOTrainer, GRPOTrainer),
+            "rloo": (RLOOConfig, FastRLOOTrainer, RLOOTrainer),
+        }
         config_class, fast_class, trl_class = classes[algorithm]
         trainer_class = fast_class if fast else trl_class
         args = config_class(

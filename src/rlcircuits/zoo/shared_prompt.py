@@ -57,7 +57,7 @@ class PackedBatch:
     @property
     def answer_mask(self) -> torch.Tensor:
         """Answer attention (rows x 1 x query x prompt+answer key): the whole prompt, then causal."""
-        rows, length = self.answer_valid.shape
+        length = self.answer_valid.shape[1]
         prompt_keys = self.prompt_valid[self.answer_group][:, None, None, :].expand(-1, 1, length, -1)
         causal = torch.ones(length, length, dtype=torch.bool, device=self.answer_valid.device).tril()
         return torch.cat([prompt_keys, causal[None, None] & self.answer_valid[:, None, None, :]], dim=-1)
