@@ -253,3 +253,31 @@ def test_unsupported_sampling_settings_are_refused(tmp_path):
     fast.generation_config.top_k = 5
     with pytest.raises(SettingsError, match="plain temperature samples"):
         fast._generate_single_turn([[1, 5, 6]], None, {}, GENERATIONS)
+
+
+def test_offline_dpo_samples_are_generates(monkeypatch):
+    """Offline DPO's one-off sampling draws what ``generate(num_return_sequences=...)`` draws from the same seed."""
+    from rlcircuits.zoo.rl import RLSettings, answer_text, sample_answers
+
+    model, tokenizer = _model("llama", torch.float32)
+    settings = RLSettings(generations=GENERATIONS, max_completion_length=12, temperature=0.7)
+    torch.manual_seed(5)
+    answers = sample_answers(model, tokenizer, PROMPTS, settings)
+    torch.manual_seed(5)
+    tokenizer.padding_side = "left"
+    batch = tokenizer(PROMPTS, return_tensors="pt", padding=True)
+    with torch.no_grad():
+        output = model.generate(
+            **batch,
+            do_sample=True,
+            temperature=0.7,
+            top_k=0,
+            top_p=1.0,
+            max_new_tokens=12,
+            num_return_sequences=GENERATIONS,
+            pad_token_id=tokenizer.pad_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+        )
+    texts = tokenizer.batch_decode(output[:, batch["input_ids"].shape[1] :], skip_special_tokens=True)
+    expected = [[answer_text(text) for text in texts[i : i + GENERATIONS]] for i in range(0, len(texts), GENERATIONS)]
+    assert answers == expected and len({answer for group in answers for answer in group}) > len(PROMPTS)

@@ -41,8 +41,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from rlcircuits.errors import ModelLoadError, SettingsError
 from rlcircuits.generation.stopping import cut_at_stop
 from rlcircuits.grading.pool import JudgePool
@@ -137,25 +135,31 @@ def prompt_rows(tasks: Sequence[Task], *, bos_text: bool = False) -> list[dict[s
 
 
 def sample_answers(model: Any, tokenizer: Any, prompts: Sequence[str], settings: RLSettings) -> list[list[str]]:
-    """``settings.generations`` sampled answers per prompt (cut at the stop strings), in order."""
+    """``settings.generations`` sampled answers per prompt (cut at the stop strings), in order.
+
+    Drawn as ``model.generate(num_return_sequences=generations)`` draws them (same random stream),
+    by ``fast_rl.sample_completions``: each prompt prefilled once, finished rows left out.
+    """
+    from transformers import GenerationConfig
+
+    from rlcircuits.zoo.fast_rl import sample_completions
+
+    config = GenerationConfig(
+        do_sample=True,
+        temperature=settings.temperature,
+        top_k=0,
+        top_p=1.0,
+        max_new_tokens=settings.max_completion_length,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+    )
     per_batch = max(_SAMPLING_ROWS // settings.generations, 1)
     answers: list[list[str]] = []
-    tokenizer.padding_side = "left"
     for start in range(0, len(prompts), per_batch):
-        batch = tokenizer(list(prompts[start : start + per_batch]), return_tensors="pt", padding=True)
-        with torch.no_grad():
-            output = model.generate(
-                **batch,
-                do_sample=True,
-                temperature=settings.temperature,
-                top_k=0,
-                top_p=1.0,
-                max_new_tokens=settings.max_completion_length,
-                num_return_sequences=settings.generations,
-                pad_token_id=tokenizer.pad_token_id,
-                eos_token_id=tokenizer.eos_token_id,
-            )
-        texts = tokenizer.batch_decode(output[:, batch["input_ids"].shape[1] :], skip_special_tokens=True)
+        ids = tokenizer(list(prompts[start : start + per_batch]))["input_ids"]
+        rows = [prompt_ids for prompt_ids in ids for _ in range(settings.generations)]
+        completions = sample_completions(model, rows, config, [tokenizer.eos_token_id])
+        texts = tokenizer.batch_decode(completions, skip_special_tokens=True)
         answers += [
             [answer_text(text) for text in texts[i : i + settings.generations]]
             for i in range(0, len(texts), settings.generations)
