@@ -8,6 +8,8 @@ first stop string.
 * ``grpo``: TRL's GRPOTrainer, group-normalised advantages over ``generations`` samples per prompt.
 * ``rloo``: TRL's RLOOTrainer, leave-one-out baseline (the online algorithm that stands in for
   PPO: TRL has no PPO trainer).
+  Both run as ``rlcircuits.zoo.fast_rl``'s subclasses: TRL's objective and random draws, each
+  group's prompt computed once and no work on padding or on finished samples.
 * ``dpo``: offline. Pairs are sampled *once* from the SFT base: ``generations`` samples at
   ``temperature`` for each of ``steps x prompts_per_step`` train questions (a seeded draw: as
   many questions as online DPO visits). A question with at least one correct and one wrong
@@ -38,8 +40,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
-
-import torch
 
 from rlcircuits.errors import ModelLoadError, SettingsError
 from rlcircuits.generation.stopping import cut_at_stop
@@ -135,25 +135,31 @@ def prompt_rows(tasks: Sequence[Task], *, bos_text: bool = False) -> list[dict[s
 
 
 def sample_answers(model: Any, tokenizer: Any, prompts: Sequence[str], settings: RLSettings) -> list[list[str]]:
-    """``settings.generations`` sampled answers per prompt (cut at the stop strings), in order."""
+    """``settings.generations`` sampled answers per prompt (cut at the stop strings), in order.
+
+    Drawn as ``model.generate(num_return_sequences=generations)`` draws them (same random stream),
+    by ``fast_rl.sample_completions``: each prompt prefilled once, finished rows left out.
+    """
+    from transformers import GenerationConfig
+
+    from rlcircuits.zoo.fast_rl import sample_completions
+
+    config = GenerationConfig(
+        do_sample=True,
+        temperature=settings.temperature,
+        top_k=0,
+        top_p=1.0,
+        max_new_tokens=settings.max_completion_length,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+    )
     per_batch = max(_SAMPLING_ROWS // settings.generations, 1)
     answers: list[list[str]] = []
-    tokenizer.padding_side = "left"
     for start in range(0, len(prompts), per_batch):
-        batch = tokenizer(list(prompts[start : start + per_batch]), return_tensors="pt", padding=True)
-        with torch.no_grad():
-            output = model.generate(
-                **batch,
-                do_sample=True,
-                temperature=settings.temperature,
-                top_k=0,
-                top_p=1.0,
-                max_new_tokens=settings.max_completion_length,
-                num_return_sequences=settings.generations,
-                pad_token_id=tokenizer.pad_token_id,
-                eos_token_id=tokenizer.eos_token_id,
-            )
-        texts = tokenizer.batch_decode(output[:, batch["input_ids"].shape[1] :], skip_special_tokens=True)
+        ids = tokenizer(list(prompts[start : start + per_batch]))["input_ids"]
+        rows = [prompt_ids for prompt_ids in ids for _ in range(settings.generations)]
+        completions = sample_completions(model, rows, config, [tokenizer.eos_token_id])
+        texts = tokenizer.batch_decode(completions, skip_special_tokens=True)
         answers += [
             [answer_text(text) for text in texts[i : i + settings.generations]]
             for i in range(0, len(texts), settings.generations)
@@ -201,7 +207,10 @@ def _online_trainer(
     settings: RLSettings,
     scratch: Path,
     pool: JudgePool,
+    *,
+    fast: bool = True,
 ):
+    """The online trainer; ``fast=False`` gives TRL's own GRPO/RLOO classes (the benchmark's reference)."""
     from datasets import Dataset
 
     common = trainer_arguments(scratch, settings, settings.steps, settings.prompts_per_step)
@@ -210,7 +219,14 @@ def _online_trainer(
     if algorithm in ("grpo", "rloo"):
         from trl import GRPOConfig, GRPOTrainer, RLOOConfig, RLOOTrainer
 
-        config_class, trainer_class = (GRPOConfig, GRPOTrainer) if algorithm == "grpo" else (RLOOConfig, RLOOTrainer)
+        from rlcircuits.zoo.fast_rl import FastGRPOTrainer, FastRLOOTrainer
+
+        classes = {
+            "grpo": (GRPOConfig, FastGRPOTrainer, GRPOTrainer),
+            "rloo": (RLOOConfig, FastRLOOTrainer, RLOOTrainer),
+        }
+        config_class, fast_class, trl_class = classes[algorithm]
+        trainer_class = fast_class if fast else trl_class
         args = config_class(
             **{**common, "per_device_train_batch_size": settings.prompts_per_step * settings.generations},
             num_generations=settings.generations,
