@@ -25,6 +25,7 @@ HELP_FLAGS = {
     "scripts/zoo_tasks.py": "--n-test",
     "bench/bench_attribution.py": "--find-max-tokens",
     "bench/bench_grading.py": "--sample",
+    "bench/bench_rl_step.py": "--rounds",
 }
 
 
