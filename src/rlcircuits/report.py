@@ -267,6 +267,9 @@ def study_rows(frame: pd.DataFrame | None, estimate: str) -> list[dict[str, Any]
                 "alpha": "—" if alpha is None or np.isnan(alpha) else f"{alpha:g}",
                 "estimate": f"{scale * row[estimate]:+.2f}{unit}",
                 "ci": _interval(row, scale, unit),
+                "detectable": "—"
+                if row.get("detectable") is None or np.isnan(row["detectable"])
+                else f"{scale * row['detectable']:.2f}{unit}",
             }
         )
     return rows
