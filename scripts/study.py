@@ -17,13 +17,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from rlcircuits.analysis import EXPECTED_DIRECTION
 from rlcircuits.cli import run_stage
 from rlcircuits.errors import InputFormatError, SettingsError
 from rlcircuits.figures import forest_plot, save_figure
 from rlcircuits.run_plan import RunPlan
 from rlcircuits.study import ACCURACY, arm_table, contrast_table, seed_values, verdicts
-from rlcircuits.tables import METRICS, TABLE1_COLUMNS, TABLE4_COLUMNS, write_csv
+from rlcircuits.tables import TABLE1_COLUMNS, TABLE4_COLUMNS, write_csv
+from rlcircuits.vocabulary import EXPECTED_DIRECTION, METRICS
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -150,7 +150,7 @@ def test_the_study_summarises_its_seeds(smoke_run):
     assert set(contrasts.contrast) == {"RL vs more training"} and np.isfinite(contrasts.ci_low).all()
     verdicts = pd.read_csv(out / "tables" / "study_verdicts.csv")
     assert sorted(verdicts.metric) == sorted(["accuracy", "complexity", "diversity", "intensity", "kurtosis"])
-    assert set(verdicts.verdict) <= {"supported", "not supported", "inconclusive"}
+    assert set(verdicts.verdict) <= {"supported", "contradicted", "inconclusive"}
     for metric in verdicts.metric:
         assert (out / "figures" / f"study_{metric}.png").is_file() and (
             out / "figures" / f"study_{metric}.svg"

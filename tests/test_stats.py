@@ -14,9 +14,7 @@ from rlcircuits.metrics import (
 from rlcircuits.stats import (
     benjamini_hochberg,
     compare,
-    consistent_direction,
     diversity_statistic,
-    fewest_cells,
     paired_mean,
     sign_flip_test,
 )
@@ -143,16 +141,3 @@ def test_benjamini_hochberg_by_hand():
     np.testing.assert_allclose(q[:4], [0.04, 0.16 / 3, 0.16 / 3, 0.2])
     assert np.isnan(q[4])
     assert np.isnan(benjamini_hochberg([float("nan")])).all()
-
-
-def test_the_sign_test_rule_over_cells():
-    up, flags = [1] * 9 + [-1, 0], [True] + [False] * 10
-    assert consistent_direction(up, flags, 1, 0.05)  # 9 of the 10 that moved went up: one-sided p = 11/1024
-    assert not consistent_direction(up, [False] * 11, 1, 0.05)  # no significant cell that way
-    assert not consistent_direction(up, [True] * 9 + [True, False], 1, 0.01)  # p = 0.011 > 0.01
-    assert consistent_direction(up, [True] * 11, 1, 0.05) is not False  # 9 significant for, 1 against
-    assert not consistent_direction(up, [False] * 9 + [True, False], 1, 0.05)  # significant only against
-    assert not consistent_direction(up, flags, -1, 0.05)
-    assert not consistent_direction([0, 0], [False, False], 1, 0.05)
-    assert fewest_cells(0.05) == 5 and fewest_cells(0.0625) == 5 and fewest_cells(0.05 / 6) == 7
-    assert stats.binomtest(fewest_cells(0.01), fewest_cells(0.01), alternative="greater").pvalue < 0.01

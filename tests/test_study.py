@@ -1,5 +1,7 @@
 """Study statistics over seeds (rlcircuits.study) on synthetic inputs, against scipy's own intervals."""
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -7,7 +9,6 @@ import yaml
 from scipy import stats
 
 from cli_failure import fails_cleanly
-from rlcircuits.analysis import EXPECTED_DIRECTION
 from rlcircuits.errors import InputFormatError, SettingsError
 from rlcircuits.study import (
     ACCURACY,
@@ -15,13 +16,23 @@ from rlcircuits.study import (
     Interval,
     arm_table,
     contrast_table,
+    detectable_difference,
     mean_interval,
     seed_values,
     verdicts,
     welch_interval,
 )
-from rlcircuits.study_design import Arm, Contrast, arms_from_config
+from rlcircuits.study_design import (
+    Arm,
+    Contrast,
+    StudyDesignWarning,
+    arms_from_config,
+    detectable_in_seed_sds,
+    t_cdf,
+    t_quantile,
+)
 from rlcircuits.tables import TABLE1_COLUMNS, TABLE4_COLUMNS
+from rlcircuits.vocabulary import EXPECTED_DIRECTION
 from script_loader import load_script
 
 DATASETS = ("arithmetic", "equations")
@@ -131,14 +142,14 @@ def test_a_planted_arm_effect_is_found_and_the_arms_table_has_every_cell():
     assert len(rl) == 4 + 3 and (rl.ci_low > 0).all()
     found = verdicts(seeds, arms, contrasts, EXPECTED).set_index(["contrast", "metric"]).verdict
     assert set(found[("RL vs more training",)]) == {"supported"}
-    assert set(found[("reversed",)]) == {"not supported"}
+    assert set(found[("reversed",)]) == {"contradicted"}
 
 
 def test_without_an_effect_verdicts_are_almost_never_supported():
     rng = np.random.default_rng(3)
     contrasts = [Contrast("null", "grpo", "control")]
     outcomes = []
-    for _ in range(200):
+    for _ in range(100):
         table1, table4, arms = _tables({"grpo": 0.0, "control": 0.0}, 3, rng)
         outcomes += verdicts(seed_values(table1, table4, arms), arms, contrasts, EXPECTED).verdict.tolist()
     assert outcomes.count("supported") / len(outcomes) <= 0.05 / len(EXPECTED) * 2
@@ -234,3 +245,66 @@ def test_the_study_script_names_the_table_that_lacks_a_seed(tmp_path, capsys):
     message = f"{paths['table4']}: no base or no rl accuracy of pair 'control_s1' (study arm control)"
     outputs = [tmp_path / "tables" / f"study_{name}.csv" for name in ("seeds", "arms", "contrasts", "verdicts")]
     fails_cleanly(capsys, load_script("study").main, _argv(paths, tmp_path), "study", message, outputs)
+
+
+def test_no_verdict_from_a_zero_variance_interval():
+    table1, table4, arms = _tables({"grpo": 0.0, "control": 0.0}, 3, np.random.default_rng(7), noise=0.0)
+    table1["relative_change"] = np.where(table1.pair.str.startswith("grpo"), 0.1, 0.0)  # every seed alike
+    found = verdicts(seed_values(table1, table4, arms), arms, [Contrast("c", "grpo", "control")], EXPECTED)
+    intensity = found.set_index("metric").loc["intensity"]
+    assert intensity.ci_low == intensity.ci_high == pytest.approx(0.1)  # the point interval a verdict once read
+    assert intensity.verdict == "inconclusive" and "point interval" in intensity.note
+    assert np.isnan(intensity.detectable)
+
+
+def test_nan_seeds_are_left_out_and_counted():
+    table1, table4, arms = _tables({"grpo": 0.2, "control": 0.0}, 3, np.random.default_rng(8))
+    hit = (table1.pair == "grpo_s1") & (table1.metric == "intensity") & (table1.dataset == "arithmetic")
+    table1.loc[hit & (table1.alpha == 0.1), "relative_change"] = np.nan
+    seeds = seed_values(table1, table4, arms)
+    table = arm_table(seeds, arms).set_index(["arm", "metric", "dataset", "alpha"])
+    assert table.loc[("grpo", "intensity", "arithmetic", 0.1), ["n_seeds", "n_dropped"]].tolist() == [2, 1]
+    assert table.loc[("grpo", "intensity", "arithmetic", 0.5), ["n_seeds", "n_dropped"]].tolist() == [3, 0]
+    contrasts = contrast_table(seeds, [Contrast("c", "grpo", "control")])
+    assert contrasts.n_dropped.sum() == 1
+    found = verdicts(seeds, arms, [Contrast("c", "grpo", "control")], EXPECTED).set_index("metric")
+    assert found.loc["intensity", ["cells", "cells_dropped"]].tolist() == [3, 1]
+    assert found.loc["kurtosis", ["cells", "cells_dropped"]].tolist() == [4, 0]
+
+
+def test_the_detectable_difference_has_the_stated_power_by_simulation():
+    """Normal seeds, 3 per arm, spread 1: a true difference of `detectable` is found ~80% of the time."""
+    unit = np.array([-1.0, 0.0, 1.0])  # sample standard deviation exactly 1
+    level = 0.05 / 15
+    detectable = detectable_difference(unit, unit, 1 - level)
+    assert detectable >= detectable_in_seed_sds(3, 3, level)  # the parse-time bound is a t test's, of known df
+    rng = np.random.default_rng(9)
+    trials = 20000
+    a, b = rng.normal(detectable, 1, (trials, 3)), rng.normal(0, 1, (trials, 3))
+    p = stats.ttest_ind(a, b, axis=1, equal_var=False).pvalue
+    assert 0.75 <= np.mean(p < level) <= 0.85
+    assert np.isnan(detectable_difference([1.0], unit, 0.95))
+
+
+def test_the_t_distribution_at_parse_time_is_scipys():
+    for df in (1, 2, 3, 4, 7, 12):
+        for t in (-4.0, -0.3, 0.0, 1.2, 30.0):
+            assert t_cdf(t, df) == pytest.approx(stats.t.cdf(t, df), abs=1e-12)
+        for probability in (0.1, 0.8, 0.975, 1 - 0.05 / 30):
+            assert t_quantile(probability, df) == pytest.approx(stats.t.ppf(probability, df), rel=1e-9)
+
+
+def test_an_underpowered_design_is_warned_about_at_parse_time():
+    with pytest.warns(StudyDesignWarning, match=r"with 2 and 2 seeds.*11\.0 seed standard deviations or more"):
+        arms_from_config(_config())
+    config = _config()
+    for arm in ("grpo", "control"):
+        config["study"]["arms"][arm]["pairs"] = [f"{arm}_s{s}" for s in range(12)]
+    config["pairs"] = {
+        p: {"base": {"model": "zoo/sft/llama"}}
+        for arm in ("grpo", "control")
+        for p in config["study"]["arms"][arm]["pairs"]
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        arms_from_config(config)  # 12 seeds per arm detect 1.5 seed SDs: no warning

@@ -28,9 +28,8 @@ from rlcircuits.metrics import (
     relative_edge_change,
 )
 from rlcircuits.stats import compare, diversity_statistic, paired_mean
+from rlcircuits.vocabulary import EXPECTED_DIRECTION
 
-# The paper's claims for online RL: which way each metric moves from base to RL.
-EXPECTED_DIRECTION = {"intensity": 1, "complexity": 1, "kurtosis": -1, "diversity": 1}
 PER_SAMPLE = ("intensity", "complexity", "kurtosis")
 
 

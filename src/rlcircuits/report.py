@@ -18,109 +18,12 @@ import jinja2
 import numpy as np
 import pandas as pd
 
-from rlcircuits.analysis import EXPECTED_DIRECTION
+from rlcircuits.claims import CLAIMS, VERDICT_RULE, Checklist, Claim, claims  # noqa: F401 (re-exported)
 from rlcircuits.contracts import ROLES
-from rlcircuits.stats import consistent_direction, fewest_cells
 from rlcircuits.study import VERDICT_RULE as STUDY_VERDICT_RULE
 from rlcircuits.tables import METRICS
 from rlcircuits.truncation import cut_length
-
-CLAIMS = (
-    ("intensity", "Online RL raises activation intensity"),
-    ("complexity", "Online RL raises information complexity"),
-    ("kurtosis", "Online RL lowers distribution kurtosis"),
-    ("diversity", "Online RL raises inter-sample diversity"),
-)
-
-SIGNIFICANCE = 0.05  # family-wise level of the claims table's sign tests (Bonferroni over its rows)
-VERDICT_RULE = (
-    "Each claim is judged over its cells, each cell's direction counted relative to the online-RL "
-    "direction the paper reports (intensity, complexity, diversity up; kurtosis down). The cells move "
-    "<em>consistently</em> one way when an exact one-sided sign test over the cells that moved rejects "
-    "“either way equally likely” at 0.05 / K (Bonferroni over the K rows of this table) <em>and</em> more "
-    "cells are Benjamini–Hochberg-significant (q &lt; 0.05 over all of Table 1) that way than the other. "
-    "An online-RL claim is <em>supported</em> when its cells move consistently as claimed, "
-    "<em>contradicted</em> when they move consistently the other way, <em>inconclusive</em> otherwise. "
-    "“Offline DPO does not consistently move the metrics as online RL does” is <em>not supported</em> when "
-    "its cells (all metrics) move consistently the online-RL way, and <em>supported</em> otherwise — but "
-    "only with enough cells that a unanimous move could have passed the sign test; with fewer, any "
-    "claim reads <em>too few cells</em>. Cells marked * are BH-significant."
-)
-
-
-@dataclass(frozen=True)
-class Claim:
-    text: str
-    verdict: str  # supported / contradicted / inconclusive / not supported / too few cells / no data
-    cells: int
-    moved_as_claimed: int
-    significant_for: int
-    significant_against: int
-    for_cells: tuple[str, ...]
-    against_cells: tuple[str, ...]
-
-
-def claims(table1: pd.DataFrame, online: Mapping[str, bool], ablations: Mapping[str, str] | None = None) -> list[Claim]:
-    """Does this run back each of the paper's claims? The rule is VERDICT_RULE, stated on the page.
-
-    A pair that is a controlled ablation of another (``ablations``: pair -> the pair it varies)
-    is kept out of the paper's claims and gets a row of its own over all its cells.
-    """
-    ablations = ablations or {}
-    paper = table1[~table1["pair"].isin(list(ablations))]
-    is_online = paper["pair"].map(lambda p: online.get(p, False)).astype(bool)
-    specs: list[tuple[str, pd.DataFrame, bool]] = [
-        (text, paper[is_online & (paper["metric"] == metric)], True) for metric, text in CLAIMS
-    ]
-    specs.append(("Offline DPO does not consistently move the metrics as online RL does", paper[~is_online], False))
-    for pair, varied in ablations.items():
-        rows = table1[table1["pair"] == pair]
-        algorithm = rows["algorithm"].iloc[0] if not rows.empty else pair
-        mode = "online" if online.get(pair, False) else "offline"
-        specs.append(
-            (
-                f"Ablation {pair}: {algorithm} from {varied}'s SFT model ({mode} sampling the only difference) "
-                "moves the metrics as online RL does",
-                rows,
-                True,
-            )
-        )
-    level = SIGNIFICANCE / len(specs)
-    return [_claim(text, rows, like_online, level) for text, rows, like_online in specs]
-
-
-def _claim(text: str, rows: pd.DataFrame, like_online: bool, level: float) -> Claim:
-    """One claim's verdict: ``like_online`` claims say the cells move as online RL's; the DPO row says not."""
-    if rows.empty:
-        return Claim(text, "no data", 0, 0, 0, 0, (), ())
-    aligned = np.sign(rows["difference"].to_numpy()) * rows["metric"].map(EXPECTED_DIRECTION).to_numpy()
-    significant = rows["significant"].to_numpy(dtype=bool)
-    claimed = 1 if like_online else -1
-    several_metrics = rows["metric"].nunique() > 1
-    labels = [
-        f"{r.pair}/{r.dataset}/α={r.alpha:g}"
-        + (f" {r.metric}" if several_metrics else "")
-        + ("*" if r.significant else "")
-        for r in rows.itertuples()
-    ]
-    online_like = consistent_direction(aligned, significant, 1, level)
-    if like_online:
-        against = consistent_direction(aligned, significant, -1, level)
-        verdict = "supported" if online_like else "contradicted" if against else "inconclusive"
-    else:
-        verdict = "not supported" if online_like else "supported"
-    if verdict in ("inconclusive", "supported") and (aligned != 0).sum() < fewest_cells(level):
-        verdict = "too few cells"
-    return Claim(
-        text,
-        verdict,
-        len(rows),
-        int((aligned == claimed).sum()),
-        int((significant & (aligned == claimed)).sum()),
-        int((significant & (aligned == -claimed)).sum()),
-        tuple(label for label, a in zip(labels, aligned, strict=True) if a == claimed),
-        tuple(label for label, a in zip(labels, aligned, strict=True) if a != claimed),
-    )
+from rlcircuits.vocabulary import VERDICT_MEANINGS
 
 
 def _format(value: float | None) -> str:
@@ -284,6 +187,9 @@ def study_rows(frame: pd.DataFrame | None, estimate: str) -> list[dict[str, Any]
                 "alpha": "—" if alpha is None or np.isnan(alpha) else f"{alpha:g}",
                 "estimate": f"{scale * row[estimate]:+.2f}{unit}",
                 "ci": _interval(row, scale, unit),
+                "detectable": "—"
+                if row.get("detectable") is None or np.isnan(row["detectable"])
+                else f"{scale * row['detectable']:.2f}{unit}",
             }
         )
     return rows
@@ -327,8 +233,9 @@ def render(inputs: ReportInputs, templates: Path) -> str:
     return environment.get_template("index.html.j2").render(
         run_name=inputs.run_name,
         css=(templates / "style.css").read_text(encoding="utf-8"),
-        claims=claims(inputs.table1, inputs.online, inputs.ablations),
+        checklist=claims(inputs.table1, inputs.online, inputs.ablations),
         verdict_rule=VERDICT_RULE,
+        verdict_meanings=VERDICT_MEANINGS,
         table1=table1_rows(inputs.table1, inputs.grid, inputs.reference.get("table1", {})),
         table4=table4_rows(inputs.table4, inputs.reference.get("table4", {})),
         metrics=METRICS,

@@ -181,25 +181,3 @@ def benjamini_hochberg(p_values: Sequence[float]) -> np.ndarray:
     if valid.any():
         q[valid] = stats.false_discovery_control(p[valid], method="bh")
     return q
-
-
-def consistent_direction(directions: Sequence[int], significant: Sequence[bool], direction: int, level: float) -> bool:
-    """Do the cells move consistently in ``direction`` (+1 or -1)?
-
-    Rule: an exact one-sided sign test over the cells that moved (ties left out) rejects
-    "either way equally likely" at ``level``, and more cells are BH-significant that way than
-    the other way. ``directions``: each cell's sign of RL - base; ``significant``: BH q < 0.05.
-    """
-    signs = np.asarray(directions)
-    flags = np.asarray(significant, dtype=bool)
-    moved = signs[signs != 0]
-    if moved.size == 0:
-        return False
-    agree = int((moved == direction).sum())
-    p_value = stats.binomtest(agree, moved.size, 0.5, alternative="greater").pvalue
-    return bool(p_value < level and (flags & (signs == direction)).sum() > (flags & (signs == -direction)).sum())
-
-
-def fewest_cells(level: float) -> int:
-    """The fewest cells with which a unanimous set can pass the sign test at ``level``."""
-    return int(np.floor(np.log2(1.0 / level))) + 1

@@ -10,8 +10,13 @@ relative change) and one Table 4 accuracy change per dataset. From those values:
   interval: seeds of different arms are independent training runs, so nothing pairs them;
 * per hypothesis (a contrast x a metric, in the direction the paper claims for RL): the same
   Welch interval on each seed's mean over every dataset x alpha cell, at a Bonferroni-adjusted
-  level over all hypotheses. Supported when the interval lies wholly on the claimed side, not
-  supported when wholly on the other side, inconclusive when it covers zero.
+  level over all hypotheses. Supported when the interval lies wholly on the claimed side,
+  contradicted when wholly on the other side, inconclusive when it covers zero or has no width
+  (both arms' seeds agree exactly: a point interval is not evidence). Beside each verdict, the
+  minimum detectable effect: the difference the same Welch test would detect with 80% power at
+  that level, for normal seeds of the measured spread, so an "inconclusive" says what it could have seen.
+
+Seeds whose value is NaN (a relative change of a base value 0) are left out and counted.
 
 With three seeds a t interval has two degrees of freedom: intervals are wide by design, and a
 verdict needs the effect to be large against seed-to-seed variation.
@@ -27,7 +32,8 @@ import pandas as pd
 from scipy import stats
 
 from rlcircuits.errors import InputFormatError
-from rlcircuits.study_design import Arm, Contrast
+from rlcircuits.study_design import POWER, Arm, Contrast
+from rlcircuits.vocabulary import CONTRADICTED, INCONCLUSIVE, SUPPORTED
 
 ACCURACY = "accuracy"
 # Accuracy changes over all datasets at once: each seed's mean change over the tasks.
@@ -35,7 +41,7 @@ ALL_DATASETS = "all"
 CONFIDENCE = 0.95
 FAMILY_LEVEL = 0.05
 SEED_COLUMNS = ("arm", "pair", "metric", "dataset", "alpha", "value")
-ARM_COLUMNS = ("arm", "label", "metric", "dataset", "alpha", "n_seeds", "mean", "ci_low", "ci_high")
+ARM_COLUMNS = ("arm", "label", "metric", "dataset", "alpha", "n_seeds", "n_dropped", "mean", "ci_low", "ci_high")
 CONTRAST_COLUMNS = (
     "contrast",
     "arm",
@@ -45,6 +51,7 @@ CONTRAST_COLUMNS = (
     "alpha",
     "n_arm",
     "n_versus",
+    "n_dropped",
     "difference",
     "ci_low",
     "ci_high",
@@ -55,21 +62,29 @@ VERDICT_COLUMNS = (
     "metric",
     "expected",
     "cells",
+    "cells_dropped",
     "difference",
     "ci_low",
     "ci_high",
     "confidence",
     "verdict",
+    "detectable",
+    "note",
 )
-VERDICTS = ("supported", "not supported", "inconclusive")
+VERDICTS = (SUPPORTED, CONTRADICTED, INCONCLUSIVE)
 VERDICT_RULE = (
     "Each hypothesis is a contrast (arm minus versus arm) in one metric, in the direction the paper claims "
     "for RL. Each seed is summarised by its mean relative change over every dataset × α cell (accuracy: its "
     "mean change in points over the tasks); the two arms' seed summaries give a Welch interval at the "
     "Bonferroni level 1 − 0.05 / (number of hypotheses). <em>Supported</em>: the interval lies wholly on "
-    "the claimed side of zero; <em>not supported</em>: wholly on the other side; <em>inconclusive</em>: "
-    "it covers zero. Seeds are the unit of replication: with three per arm an interval has few degrees of "
-    "freedom, so only effects large against seed-to-seed variation reach a verdict."
+    "the claimed side of zero; <em>contradicted</em>: wholly on the other side; <em>inconclusive</em>: "
+    "it covers zero, or has no width because every seed of both arms has the same value (a point interval "
+    "is no evidence). Seeds are the unit of replication: with three per arm an interval has few degrees of "
+    "freedom, so only effects large against seed-to-seed variation reach a verdict; the <em>detectable</em> "
+    "column gives, for each hypothesis, the smallest difference its test would find with "
+    f"{POWER:.0%} power at its level for normal seeds of the measured spread (the Welch test simulated). "
+    "Seeds whose value is undefined (NaN) are left out and counted; a cell some seed lacks is left out of "
+    "every seed's mean."
 )
 
 
@@ -124,13 +139,48 @@ def welch_interval(a: Sequence[float], b: Sequence[float], confidence: float = C
     difference = float(x.mean() - y.mean()) if x.size and y.size else np.nan
     if x.size < 2 or y.size < 2:
         return Interval(difference, np.nan, np.nan)
+    if np.ptp(x) == 0 and np.ptp(y) == 0:  # no spread (tested exactly: a variance of equal values can be 1e-34)
+        return Interval(difference, difference, difference)
     vx, vy = x.var(ddof=1) / x.size, y.var(ddof=1) / y.size
     se = np.sqrt(vx + vy)
-    if se == 0:
-        return Interval(difference, difference, difference)
     df = (vx + vy) ** 2 / (vx**2 / (x.size - 1) + vy**2 / (y.size - 1))
     half = stats.t.ppf(0.5 + confidence / 2, df) * se
     return Interval(difference, difference - half, difference + half)
+
+
+def detectable_difference(
+    a: Sequence[float], b: Sequence[float], confidence: float, power: float = POWER, draws: int = 10000
+) -> float:
+    """The |mean(a) - mean(b)| that the two-sided Welch test at ``1 - confidence`` finds with ``power``.
+
+    Seeds are taken as normal with the two groups' measured standard deviations; the Welch test's
+    own randomness (its estimated variances and degrees of freedom, which at three seeds costs much
+    power against a t test of known df) is simulated with ``draws`` fixed draws, and the difference
+    found by bisection. NaN with fewer than two seeds or no spread in either group.
+    """
+    x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if x.size < 2 or y.size < 2 or (np.ptp(x) == 0 and np.ptp(y) == 0):
+        return np.nan
+    rng = np.random.default_rng(0)
+    sx, sy = x.var(ddof=1), y.var(ddof=1)
+    se_true = np.sqrt(sx / x.size + sy / y.size)
+    noise = rng.standard_normal(draws) * se_true  # the estimate's error around the true difference
+    vx = sx * rng.chisquare(x.size - 1, draws) / (x.size - 1) / x.size
+    vy = sy * rng.chisquare(y.size - 1, draws) / (y.size - 1) / y.size
+    with np.errstate(divide="ignore", invalid="ignore"):
+        df = (vx + vy) ** 2 / (vx**2 / (x.size - 1) + vy**2 / (y.size - 1))
+    threshold = stats.t.ppf(0.5 + confidence / 2, np.nan_to_num(df, nan=1.0)) * np.sqrt(vx + vy)
+
+    def found(difference: float) -> float:
+        return float(np.mean(np.abs(difference + noise) > threshold))
+
+    low, high = 0.0, se_true
+    while found(high) < power:
+        low, high = high, 2 * high
+    for _ in range(50):
+        middle = 0.5 * (low + high)
+        low, high = (middle, high) if found(middle) < power else (low, middle)
+    return float(high)
 
 
 def _alpha_key(alpha: float) -> float | None:
@@ -146,10 +196,12 @@ def _cells(seeds: pd.DataFrame) -> list[tuple[str, str, float]]:
     return [(m, d, a) for m, d, a in keys.itertuples(index=False)]
 
 
-def _values(seeds: pd.DataFrame, arm: str, metric: str, dataset: str, alpha: float) -> np.ndarray:
+def _values(seeds: pd.DataFrame, arm: str, metric: str, dataset: str, alpha: float) -> tuple[np.ndarray, int]:
+    """The arm's seed values of one cell, NaN seeds left out, and how many were left out."""
     rows = seeds[(seeds["arm"] == arm) & (seeds["metric"] == metric) & (seeds["dataset"] == dataset)]
     rows = rows[rows["alpha"].isna()] if _alpha_key(alpha) is None else rows[rows["alpha"] == alpha]
-    return rows["value"].dropna().to_numpy()
+    values = rows["value"].to_numpy(dtype=float)
+    return values[~np.isnan(values)], int(np.isnan(values).sum())
 
 
 def arm_table(seeds: pd.DataFrame, arms: Sequence[Arm], confidence: float = CONFIDENCE) -> pd.DataFrame:
@@ -157,7 +209,7 @@ def arm_table(seeds: pd.DataFrame, arms: Sequence[Arm], confidence: float = CONF
     rows = []
     for arm in arms:
         for metric, dataset, alpha in _cells(seeds[seeds["arm"] == arm.name]):
-            values = _values(seeds, arm.name, metric, dataset, alpha)
+            values, dropped = _values(seeds, arm.name, metric, dataset, alpha)
             interval = mean_interval(values, confidence)
             rows.append(
                 (
@@ -167,6 +219,7 @@ def arm_table(seeds: pd.DataFrame, arms: Sequence[Arm], confidence: float = CONF
                     dataset,
                     alpha,
                     values.size,
+                    dropped,
                     interval.estimate,
                     interval.low,
                     interval.high,
@@ -180,8 +233,8 @@ def contrast_table(seeds: pd.DataFrame, contrasts: Sequence[Contrast], confidenc
     rows = []
     for contrast in contrasts:
         for metric, dataset, alpha in _cells(seeds[seeds["arm"].isin([contrast.arm, contrast.versus])]):
-            a = _values(seeds, contrast.arm, metric, dataset, alpha)
-            b = _values(seeds, contrast.versus, metric, dataset, alpha)
+            a, dropped_a = _values(seeds, contrast.arm, metric, dataset, alpha)
+            b, dropped_b = _values(seeds, contrast.versus, metric, dataset, alpha)
             interval = welch_interval(a, b, confidence)
             rows.append(
                 (
@@ -193,6 +246,7 @@ def contrast_table(seeds: pd.DataFrame, contrasts: Sequence[Contrast], confidenc
                     alpha,
                     a.size,
                     b.size,
+                    dropped_a + dropped_b,
                     interval.estimate,
                     interval.low,
                     interval.high,
@@ -217,6 +271,28 @@ def _shared_cells(seeds: pd.DataFrame, arms: Sequence[Arm], metric: str) -> list
     return sorted(key for key, count in counts.items() if count == len(pairs))
 
 
+def _all_cells(seeds: pd.DataFrame, arms: Sequence[Arm], metric: str) -> list[tuple[str, float]]:
+    """Every dataset x alpha cell any seed of the given arms has a row for."""
+    rows = seeds[(seeds["metric"] == metric) & seeds["pair"].isin([p for arm in arms for p in arm.pairs])]
+    return sorted(rows.groupby(["dataset", "alpha"], dropna=False).groups)
+
+
+def _verdict(interval: Interval, direction: int, cells: Sequence) -> tuple[str, str]:
+    """The verdict of one hypothesis's interval, and why when there is none."""
+    if not cells:
+        return INCONCLUSIVE, "no cell that every seed of both arms has"
+    if np.isnan(interval.low):
+        return INCONCLUSIVE, "fewer than two seeds with a value in an arm"
+    if interval.low == interval.high:
+        return INCONCLUSIVE, "no seed-to-seed variation in either arm: a point interval is no evidence"
+    low, high = direction * interval.low, direction * interval.high
+    if min(low, high) > 0:
+        return SUPPORTED, ""
+    if max(low, high) < 0:
+        return CONTRADICTED, ""
+    return INCONCLUSIVE, ""
+
+
 def verdicts(
     seeds: pd.DataFrame,
     arms: Sequence[Arm],
@@ -236,23 +312,16 @@ def verdicts(
     rows = []
     for contrast, metric in hypotheses:
         arm, versus = by_name[contrast.arm], by_name[contrast.versus]
-        cells = [(ALL_DATASETS, np.nan)] if metric == ACCURACY else _shared_cells(seeds, [arm, versus], metric)
-        if not cells:
-            interval = Interval(np.nan, np.nan, np.nan)
+        if metric == ACCURACY:
+            cells, dropped = [(ALL_DATASETS, np.nan)], 0
         else:
-            interval = welch_interval(
-                seed_summaries(seeds, arm, metric, cells), seed_summaries(seeds, versus, metric, cells), confidence
-            )
+            cells = _shared_cells(seeds, [arm, versus], metric)
+            dropped = len(_all_cells(seeds, [arm, versus], metric)) - len(cells)
+        a = seed_summaries(seeds, arm, metric, cells) if cells else np.array([])
+        b = seed_summaries(seeds, versus, metric, cells) if cells else np.array([])
+        interval = welch_interval(a, b, confidence)
+        verdict, note = _verdict(interval, expected[metric], cells)
         direction = expected[metric]
-        low, high = direction * interval.low, direction * interval.high
-        if np.isnan(interval.low):
-            verdict = "inconclusive"
-        elif min(low, high) > 0:
-            verdict = "supported"
-        elif max(low, high) < 0:
-            verdict = "not supported"
-        else:
-            verdict = "inconclusive"
         sign = "raises" if direction > 0 else "lowers"
         rows.append(
             (
@@ -261,11 +330,14 @@ def verdicts(
                 metric,
                 "up" if direction > 0 else "down",
                 len(cells),
+                dropped,
                 interval.estimate,
                 interval.low,
                 interval.high,
                 confidence,
                 verdict,
+                detectable_difference(a, b, confidence),
+                note,
             )
         )
     return pd.DataFrame(rows, columns=list(VERDICT_COLUMNS))

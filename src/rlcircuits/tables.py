@@ -15,13 +15,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from rlcircuits.analysis import EXPECTED_DIRECTION
 from rlcircuits.contracts import ROLES, read_graded
 from rlcircuits.errors import InputFormatError, SettingsError
 from rlcircuits.files import atomic_output, read_json
 from rlcircuits.stats import benjamini_hochberg
+from rlcircuits.vocabulary import EXPECTED_DIRECTION, METRICS
 
-METRICS = ("intensity", "complexity", "kurtosis", "diversity")
 SIGNIFICANCE_LEVEL = 0.05
 TABLE1_COLUMNS = (
     "pair",
