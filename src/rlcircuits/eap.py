@@ -27,8 +27,15 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from rlcircuits.eap_adapter import (
+    DecoderParts,
+    find_decoder,
+    first_input,
+    output_tensor,
+    verify_prenorm,
+    with_first_input,
+)
 from rlcircuits.errors import AttributionError, SettingsError
-from rlcircuits.models import DecoderParts, find_decoder, first_input, output_tensor, verify_prenorm, with_first_input
 from rlcircuits.options import LAYOUTS, Layout
 
 _QKV_SUFFIXES = ("q", "k", "v")
