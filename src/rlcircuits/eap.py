@@ -12,6 +12,11 @@ of the residual stream. One forward and one backward per batch give every matrix
   gradients are mapped back to the residual stream with the norm's exact vector-Jacobian
   product;
 * one contraction S = -O . G per batch (at least float32) gives all edges of all samples.
+
+EAP-IG (DESIGN §4, inputs variant) runs the same hooked pass at m points of the straight path
+from a baseline input x' (per position the mean embedding row, or zero) to the clean input x:
+O becomes the difference of source outputs o_u(x) - o_u(x') (one extra forward at x', no
+backward) and G the mean branch gradient over the points x' + (k/m)(x - x'), k = 1..m.
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ from rlcircuits.eap_adapter import (
     with_first_input,
 )
 from rlcircuits.errors import AttributionError, SettingsError
-from rlcircuits.options import LAYOUTS, Layout
+from rlcircuits.options import IG_BASELINES, LAYOUTS, METHODS, IgBaseline, Layout, Method
 
 _QKV_SUFFIXES = ("q", "k", "v")
 # Upper bound, in bytes, of the float32 temporaries of one block of the score contraction.
@@ -197,13 +202,18 @@ class _BatchHooks:
         self._handles: list = []
 
     @contextlib.contextmanager
-    def installed(self) -> Iterator[None]:
-        """Register every hook for the duration of one forward + backward, then remove them."""
+    def installed(self, *, grads: bool = True) -> Iterator[None]:
+        """Register the hooks for one pass, then remove them; ``grads=False`` captures source outputs only
+        (a forward without backward, as EAP-IG's baseline pass is)."""
         parts, graph = self._parts, self._graph
+        self._fired_src.clear()
+        self._fired_dst.clear()
         try:
             for layer, modules in enumerate(parts.layers):
                 self._on_output(modules.attn, 1 + 2 * layer)
                 self._on_output(modules.mlp, 2 + 2 * layer)
+                if not grads:
+                    continue
                 self._private_input(modules.mlp_norm, graph.dst_index(layer, "mlp"))
                 if graph.layout == "module":
                     self._private_input(modules.attn_norm, graph.dst_index(layer, "attn"))
@@ -211,7 +221,8 @@ class _BatchHooks:
                     self._keep_input(modules.attn_norm, layer)
                     for suffix, proj in zip(_QKV_SUFFIXES, modules.qkv, strict=True):
                         self._private_input(proj, graph.dst_index(layer, suffix))
-            self._private_input(parts.final_norm, len(graph.dst_names) - 1)
+            if grads:
+                self._private_input(parts.final_norm, len(graph.dst_names) - 1)
             yield
         finally:
             for handle in self._handles:
@@ -222,11 +233,12 @@ class _BatchHooks:
         self.sources[:, src].copy_(output.detach())
         self._fired_src[src] += 1
 
-    def check_complete(self) -> None:
-        """Every source output and branch gradient must be captured exactly once per pass
+    def check_complete(self, *, grads: bool = True) -> None:
+        """Every source output (and branch gradient, with ``grads``) must be captured exactly once per pass
         (a module run twice, e.g. by activation checkpointing, would corrupt the buffers)."""
         counts = [(name, self._fired_src[i]) for i, name in enumerate(self._graph.src_names)]
-        counts += [(name, self._fired_dst[i]) for i, name in enumerate(self._graph.dst_names)]
+        if grads:
+            counts += [(name, self._fired_dst[i]) for i, name in enumerate(self._graph.dst_names)]
         wrong = [f"{name} x{count}" for name, count in counts if count != 1]
         if wrong:
             raise AttributionError(
@@ -292,28 +304,97 @@ def _contract(sources: torch.Tensor, grads: torch.Tensor, acc_dtype: torch.dtype
     return scores
 
 
-def _attribute_batch(model: nn.Module, parts: DecoderParts, graph: Graph, batch: Sequence[LossInput]):
-    """One forward + one backward: per-sample score matrices [B, n_src, n_dst] and losses [B]."""
-    device = parts.embed.weight.device
-    dtype = parts.embed.weight.dtype
-    padded = pad_batch(batch, device)
-    hooks = _BatchHooks(parts, graph, len(batch), padded.input_ids.shape[1], dtype, device)
+@dataclass(frozen=True)
+class MethodSettings:
+    """How edges are scored: ``eap`` (DESIGN §4's default) or ``eap_ig`` with its steps and baseline."""
+
+    name: Method = "eap"
+    ig_steps: int = 32
+    ig_baseline: IgBaseline = "mean"
+
+    def __post_init__(self) -> None:
+        if self.name not in METHODS:
+            raise SettingsError(f"unknown method {self.name!r}; choose one of {', '.join(METHODS)}")
+        if self.ig_baseline not in IG_BASELINES:
+            raise SettingsError(f"unknown ig_baseline {self.ig_baseline!r}; choose one of {', '.join(IG_BASELINES)}")
+        if self.ig_steps < 1:
+            raise SettingsError(f"ig_steps must be >= 1, got {self.ig_steps}")
+
+
+def _gradient_pass(model: nn.Module, graph: Graph, hooks: _BatchHooks, point: torch.Tensor, padded) -> torch.Tensor:
+    """One forward + backward at input embeddings ``point``: fills hooks.sources and hooks.grads; losses [B]."""
     with torch.enable_grad(), hooks.installed():
-        embeds = parts.embed(padded.input_ids).detach().requires_grad_(True)
+        embeds = point.detach().requires_grad_(True)
         hooks.store_source(0, embeds)
         losses = truncated_nll(model, embeds, padded)
         torch.autograd.grad(losses.sum(), embeds)
     hooks.check_complete()
     if graph.layout == "paper":
         hooks.qkv_to_residual()
+    return losses.detach()
+
+
+def _source_pass(model: nn.Module, hooks: _BatchHooks, point: torch.Tensor, padded) -> torch.Tensor:
+    """One forward without gradients at ``point``: fills hooks.sources only; losses [B]."""
+    with torch.no_grad(), hooks.installed(grads=False):
+        hooks.store_source(0, point)
+        losses = truncated_nll(model, point, padded)
+    hooks.check_complete(grads=False)
+    return losses
+
+
+def ig_baseline(embed: nn.Module, embeds: torch.Tensor, kind: IgBaseline) -> torch.Tensor:
+    """x' of EAP-IG: the embedding matrix's mean row at every position, or zeros; same shape as ``embeds``."""
+    if kind == "zero":
+        return torch.zeros_like(embeds)
+    weight = embed.weight
+    mean_row = weight.to(torch.promote_types(weight.dtype, torch.float32)).mean(dim=0).to(weight.dtype)
+    return mean_row.expand_as(embeds).clone()
+
+
+def _integrated_gradients(
+    model: nn.Module, parts: DecoderParts, graph: Graph, hooks: _BatchHooks, embeds, padded, method: MethodSettings
+):
+    """EAP-IG's O = o(x) - o(x') and G = mean_k dL/dH at x' + (k/m)(x - x'), in the accumulation dtype;
+    also the losses at x and at x'."""
+    acc_dtype = torch.promote_types(embeds.dtype, torch.float32)
+    baseline = ig_baseline(parts.embed, embeds, method.ig_baseline)
+    baseline_losses = _source_pass(model, hooks, baseline, padded)
+    baseline_sources = hooks.sources.to(acc_dtype, copy=True)
+    grads = torch.zeros(hooks.grads.shape, dtype=acc_dtype, device=embeds.device)
+    steps = method.ig_steps
+    for k in range(1, steps + 1):
+        point = embeds if k == steps else baseline + (k / steps) * (embeds - baseline)  # step m is x itself
+        losses = _gradient_pass(model, graph, hooks, point, padded)
+        grads += hooks.grads
+    grads /= steps
+    return hooks.sources.to(acc_dtype) - baseline_sources, grads, losses, baseline_losses
+
+
+def _attribute_batch(
+    model: nn.Module, parts: DecoderParts, graph: Graph, batch: Sequence[LossInput], method: MethodSettings
+):
+    """Per-sample score matrices [B, n_src, n_dst], losses [B] and (EAP-IG) baseline losses [B] or None."""
+    device = parts.embed.weight.device
+    dtype = parts.embed.weight.dtype
+    padded = pad_batch(batch, device)
+    hooks = _BatchHooks(parts, graph, len(batch), padded.input_ids.shape[1], dtype, device)
+    embeds = parts.embed(padded.input_ids).detach()
+    if method.name == "eap":
+        losses = _gradient_pass(model, graph, hooks, embeds, padded)
+        sources, grads, baseline_losses = hooks.sources, hooks.grads, None
+    else:
+        sources, grads, losses, baseline_losses = _integrated_gradients(
+            model, parts, graph, hooks, embeds, padded, method
+        )
     if not bool(padded.attention_mask.all()):  # exclude padding from the sums, whatever it holds
         padding = (padded.attention_mask == 0)[:, None, :, None]
-        hooks.sources.masked_fill_(padding, 0)
-        hooks.grads.masked_fill_(padding, 0)
+        sources.masked_fill_(padding, 0)
+        grads.masked_fill_(padding, 0)
     acc_dtype = torch.promote_types(dtype, torch.float32)
-    scores = _contract(hooks.sources, hooks.grads, acc_dtype)
+    scores = _contract(sources, grads, acc_dtype)
     scores.masked_fill_(~torch.as_tensor(graph.edge_mask, device=device), 0)
-    return scores, losses.detach()
+    return scores, losses, baseline_losses
 
 
 @dataclass(frozen=True)
@@ -325,6 +406,8 @@ class Attribution:
     losses: np.ndarray  # [N] mean NLL of each sample's targets
     sample_ids: tuple[str, ...]
     n_targets: np.ndarray  # [N] targets actually scored (answers shorter than T_cut give fewer)
+    method: MethodSettings = MethodSettings()
+    baseline_losses: np.ndarray | None = None  # [N] EAP-IG: the loss at the baseline input x'
 
 
 @contextlib.contextmanager
@@ -359,10 +442,11 @@ def attribute(
     inputs: Sequence[LossInput],
     *,
     layout: Layout = "paper",
+    method: MethodSettings = MethodSettings(),
     batch_tokens: int = 4096,
     progress: bool = False,
 ) -> Attribution:
-    """EAP score matrices for every sample; batches of mixed lengths give one-at-a-time results."""
+    """EAP (or EAP-IG) score matrices for every sample; batches of mixed lengths give one-at-a-time results."""
     if _checkpointing(model):
         raise AttributionError("disable gradient checkpointing: it re-runs the forward hooks")
     parts = find_decoder(model)
@@ -371,6 +455,7 @@ def attribute(
     acc_dtype = torch.promote_types(parts.embed.weight.dtype, torch.float32)
     scores = np.zeros((len(inputs), len(graph.src_names), len(graph.dst_names)), dtype=_numpy_dtype(acc_dtype))
     losses = np.zeros(len(inputs), dtype=np.float64)
+    baseline_losses = np.zeros(len(inputs), dtype=np.float64) if method.name == "eap_ig" else None
     plan = plan_batches([len(item.input_ids) for item in inputs], batch_tokens)
     with _frozen_eval(model):
         verify_prenorm(model, parts)
@@ -378,9 +463,11 @@ def attribute(
         started, tokens = time.perf_counter(), 0
         for indices in plan:
             batch = [inputs[i] for i in indices]
-            batch_scores, batch_losses = _attribute_batch(model, parts, graph, batch)
+            batch_scores, batch_losses, batch_baseline_losses = _attribute_batch(model, parts, graph, batch, method)
             scores[indices] = batch_scores.cpu().numpy()
             losses[indices] = batch_losses.double().cpu().numpy()
+            if baseline_losses is not None:
+                baseline_losses[indices] = batch_baseline_losses.double().cpu().numpy()
             tokens += sum(len(item.input_ids) for item in batch)
             if bar is not None:
                 bar.update(len(batch))
@@ -397,6 +484,8 @@ def attribute(
         losses=losses,
         sample_ids=tuple(item.sample_id for item in inputs),
         n_targets=np.array([len(item.targets) for item in inputs], dtype=np.int64),
+        method=method,
+        baseline_losses=baseline_losses,
     )
 
 
