@@ -21,7 +21,7 @@ from rlcircuits.cli import run_stage
 from rlcircuits.contracts import ROLES, read_selection, save_attribution
 from rlcircuits.eap import MethodSettings, attribute, cut_length, truncated_loss_input
 from rlcircuits.models import load_model
-from rlcircuits.options import DTYPE_NAMES, IG_BASELINES, LAYOUTS, LOSS_TEXTS, METHODS
+from rlcircuits.options import DTYPE_NAMES, GRANULARITIES, IG_BASELINES, LAYOUTS, LOSS_TEXTS, METHODS
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -35,6 +35,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--out", required=True, nargs="+", help="output .npz path, one per (--method, --alpha), methods outermost"
     )
     parser.add_argument("--layout", default="paper", choices=LAYOUTS, help="graph layout (default: paper)")
+    parser.add_argument(
+        "--granularity",
+        default="module",
+        choices=GRANULARITIES,
+        help="module: attention modules are nodes; head: each attention head is (default: module)",
+    )
     parser.add_argument(
         "--method", default=["eap"], nargs="+", choices=METHODS, help="attribution method(s) (default: eap)"
     )
@@ -114,6 +120,7 @@ def attribute_role(args: argparse.Namespace) -> None:
             inputs,
             layout=args.layout,
             method=method,
+            granularity=args.granularity,
             batch_tokens=args.batch_tokens,
             progress=not args.no_progress,
         )

@@ -59,6 +59,11 @@ def _perturbing_hook(model: nn.Module, dst: str, delta: torch.Tensor) -> list:
     add = lambda m, args: (args[0] + delta, *args[1:])  # noqa: E731
     if dst == "logits":
         return [model.model.norm.register_forward_pre_hook(add)]
+    head_match = re.fullmatch(r"attn(\d+)\.h(\d+)\.([qkv])", dst)
+    if head_match:
+        return _perturb_one_head(
+            model, _layers(model)[int(head_match.group(1))], int(head_match.group(2)), head_match.group(3), delta
+        )
     match = re.fullmatch(r"(attn|mlp)(\d+)(?:\.([qkv]))?", dst)
     assert match, dst
     kind, layer, branch = match.group(1), _layers(model)[int(match.group(2))], match.group(3)
@@ -72,6 +77,46 @@ def _perturbing_hook(model: nn.Module, dst: str, delta: torch.Tensor) -> list:
     proj = getattr(layer.self_attn, f"{branch}_proj")
     swap = proj.register_forward_pre_hook(lambda m, args: (layer.input_layernorm.forward(residual["x"] + delta),))
     return [keep, swap]
+
+
+def _perturb_one_head(model: nn.Module, layer: nn.Module, head: int, branch: str, delta: torch.Tensor) -> list:
+    """Head ``head``'s rows of q/k/v_proj read norm(x + delta); every other row reads norm(x).
+    Only for models whose key/value heads are as many as the query heads (no grouping)."""
+    attn = layer.self_attn
+    assert attn.num_key_value_groups == 1, "the reference perturbs one head of an ungrouped model"
+    residual: dict[str, torch.Tensor] = {}
+    keep = layer.input_layernorm.register_forward_pre_hook(lambda m, args: residual.__setitem__("x", args[0]))
+    proj = getattr(attn, f"{branch}_proj")
+    width = attn.head_dim
+
+    def swap(module, args, output):
+        perturbed = module.forward(layer.input_layernorm.forward(residual["x"] + delta))
+        rows = slice(head * width, (head + 1) * width)
+        return torch.cat([output[..., : rows.start], perturbed[..., rows], output[..., rows.stop :]], dim=-1)
+
+    return [keep, proj.register_forward_hook(swap)]
+
+
+def head_outputs(model: nn.Module, embeds: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Each attention head's share of its layer's attention output: its slice of o_proj's input through
+    its columns of o_proj's weight (o_proj has no bias in the tested families)."""
+    outputs: dict[str, torch.Tensor] = {}
+    handles = []
+    for index, layer in enumerate(_layers(model)):
+        attn = layer.self_attn
+
+        def keep(m, args, i=index, attn=attn):
+            width = attn.head_dim
+            for head in range(args[0].shape[-1] // width):
+                cols = slice(head * width, (head + 1) * width)
+                outputs[f"attn{i}.h{head}"] = args[0][..., cols] @ m.weight[:, cols].T
+
+        handles.append(attn.o_proj.register_forward_pre_hook(keep))
+    with torch.no_grad():
+        model(inputs_embeds=embeds)
+    for handle in handles:
+        handle.remove()
+    return outputs
 
 
 def branch_derivative(
@@ -107,8 +152,8 @@ def edge_derivative(
 ) -> float:
     """The EAP score of src -> dst: the derivative of removing the source's clean output from dst's branch."""
     embeds = embeddings(model, input_ids)
-    source = source_outputs(model, embeds)[src]
-    return branch_derivative(model, embeds, targets, prompt_len, dst, source, h)
+    sources = source_outputs(model, embeds) | head_outputs(model, embeds)
+    return branch_derivative(model, embeds, targets, prompt_len, dst, sources[src], h)
 
 
 def ig_edge_scores(

@@ -149,12 +149,28 @@ def test_methods_and_shared_answer_in_one_load(tmp_path, model_dir):
             assert data.ig_steps is None and data.baseline_losses is None
 
 
+def test_head_granularity_through_the_cli(tmp_path, model_dir):
+    selection = _selection(tmp_path / "sel.json", [_sample("q1", 0), _sample("q2", 4)])
+    out = tmp_path / "o.npz"
+    assert CLI.main([*_common(model_dir, selection, out), "--granularity", "head", "--method", "eap_ig"]) == 0
+    data = load_attribution(out)
+    items = [
+        truncated_loss_input(s["id"], s["rl"]["prompt_token_ids"], s["rl"]["answer_token_ids"], 4)
+        for s in json.loads(selection.read_text())["samples"]
+    ]
+    expected = attribute(tiny_models.build("qwen2"), items, method=MethodSettings("eap_ig"), granularity="head")
+    assert data.granularity == "head" and list(data.src_names) == list(expected.graph.src_names)
+    assert data.scores.shape == (2, 1 + 2 * 5, 2 * 13 + 1)
+    np.testing.assert_allclose(data.scores, expected.scores, rtol=1e-5, atol=1e-7)
+
+
 def test_own_answer_is_recorded(tmp_path, model_dir):
     selection = _selection(tmp_path / "sel.json", [_sample("q1", 0)])
     out = tmp_path / "o.npz"
     assert CLI.main(_common(model_dir, selection, out)) == 0
     data = load_attribution(out)
     assert (data.method, data.loss, data.answer_role, data.ig_steps) == ("eap", "own_answer", "rl", None)
+    assert data.granularity == "module"
 
 
 def test_each_alpha_needs_its_output(capsys, tmp_path, model_dir):

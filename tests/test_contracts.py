@@ -185,6 +185,7 @@ class _Graph:
     src_names = ("embed", "attn0")
     dst_names = ("attn0", "logits")
     layout = "module"
+    granularity = "module"
 
 
 class _Result:

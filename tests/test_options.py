@@ -34,6 +34,7 @@ def _enum(*path: str) -> tuple[str, ...]:
         (("properties", "attribution", "properties", "method"), options.METHODS),
         (("properties", "attribution", "properties", "ig_baseline"), options.IG_BASELINES),
         (("properties", "attribution", "properties", "loss"), options.LOSS_TEXTS),
+        (("properties", "attribution", "properties", "granularity"), options.GRANULARITIES),
         (("properties", "metrics", "properties", "kurtosis_of"), options.KURTOSIS_OF),
         (
             ("properties", "zoo", "properties", "sft", "additionalProperties", "properties", "architecture"),

@@ -326,6 +326,7 @@ class _GraphLike(Protocol):
     src_names: Sequence[str]
     dst_names: Sequence[str]
     layout: str
+    granularity: str
 
 
 class ScoredSamples(Protocol):
@@ -361,6 +362,7 @@ class AttributionFile:
     role: Role | None = None
     alpha: float | None = None
     dtype: str | None = None
+    granularity: str | None = None  # module, or head: attention heads are nodes of their own
     method: str | None = None
     ig_steps: int | None = None
     ig_baseline: str | None = None
@@ -389,6 +391,7 @@ def save_attribution(
         t_cut=t_cut,
         n_targets=result.n_targets,
         layout=result.graph.layout,
+        granularity=result.graph.granularity,
         **metadata,  # type: ignore[arg-type]  # an unknown key is a TypeError here, before writing
     )
     arrays = {key: np.asarray(value) for key, value in asdict(record).items() if value is not None}

@@ -28,6 +28,9 @@ Method = Literal["eap", "eap_ig"]
 METHODS: tuple[Method, ...] = get_args(Method)
 IgBaseline = Literal["mean", "zero"]
 IG_BASELINES: tuple[IgBaseline, ...] = get_args(IgBaseline)
+# Attribution nodes: whole attention modules, or each attention head apart.
+Granularity = Literal["module", "head"]
+GRANULARITIES: tuple[Granularity, ...] = get_args(Granularity)
 # Whose answer the loss scores: each model its own, or both models of a pair the base's (same tokens).
 LossText = Literal["own_answer", "shared_answer"]
 LOSS_TEXTS: tuple[LossText, ...] = get_args(LossText)
