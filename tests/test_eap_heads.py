@@ -6,7 +6,7 @@ import torch
 
 import fd_reference
 import tiny_models
-from rlcircuits.eap import attribute, build_graph, truncated_loss_input
+from rlcircuits.eap import MethodSettings, attribute, build_graph, truncated_loss_input
 from rlcircuits.errors import SettingsError
 
 ITEMS = [
@@ -45,11 +45,14 @@ def test_head_edges_equal_finite_differences():
 # Qwen2 has grouped-query attention (2 key/value heads for 4 query heads): its k and v edges are
 # split per query head, and must still add up to the module-level (finite-difference exact) edge.
 @pytest.mark.parametrize("arch", ["llama", "qwen2"])
-@pytest.mark.parametrize("layout", ["paper", "module"])
-def test_a_module_edge_is_the_sum_of_its_head_edges(arch, layout):
+@pytest.mark.parametrize(
+    ("layout", "method"),
+    [("paper", MethodSettings()), ("module", MethodSettings()), ("paper", MethodSettings("eap_ig", 3, "mean"))],
+)
+def test_a_module_edge_is_the_sum_of_its_head_edges(arch, layout, method):
     model = _exact_model(arch)
-    module = attribute(model, ITEMS, layout=layout)
-    heads = attribute(model, ITEMS, layout=layout, granularity="head")
+    module = attribute(model, ITEMS, layout=layout, method=method)
+    heads = attribute(model, ITEMS, layout=layout, method=method, granularity="head")
     summed = np.zeros_like(module.scores)
     src = [module.graph.src_names.index(_module_name(name)) for name in heads.graph.src_names]
     dst = [module.graph.dst_names.index(_module_name(name)) for name in heads.graph.dst_names]
