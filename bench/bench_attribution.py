@@ -28,7 +28,8 @@ import time
 import torch
 
 from rlcircuits.eap import attribute, pad_batch, truncated_loss_input, truncated_nll
-from rlcircuits.models import DTYPES, find_decoder, resolve_dtype
+from rlcircuits.eap_adapter import find_decoder
+from rlcircuits.models import DTYPES, resolve_dtype
 
 PRESETS = {
     # Smallest model the CPU target names: >= 8 layers, d >= 512.

@@ -20,7 +20,14 @@ rule attribute:
         layout=config["attribution"]["layout"],
         dtype=config["attribution"]["dtype"],
         device=config["device"],
+        granularity=config["attribution"]["granularity"],
+        method=config["attribution"]["method"],
+        ig_steps=config["attribution"]["ig_steps"],
+        ig_baseline=config["attribution"]["ig_baseline"],
+        loss=config["attribution"]["loss"],
     shell:
         "python scripts/attribute.py --model {input.model} --selection {input.selection} --role {wildcards.role}"
         " --alpha {params.alphas} --layout {params.layout} --dtype {params.dtype} --device {params.device}"
+        " --method {params.method} --ig-steps {params.ig_steps} --ig-baseline {params.ig_baseline}"
+        " --loss {params.loss} --granularity {params.granularity}"
         " --batch-tokens {resources.batch_tokens} --out {output} > {log} 2>&1"

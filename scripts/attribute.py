@@ -1,11 +1,14 @@
 #!/usr/bin/env python
 """Attribute one model of a pair on its selected samples: per-sample EAP matrices as .npz, one per alpha.
 
-Reads the selection file written by `select`, loads the model once, and for each alpha scores
-each sample on the model's own answer truncated to T_cut = max(int(alpha * t_bar), 1) tokens,
-writing DESIGN §3's attribution/{pair}/{dataset}/alpha{alpha}/{role}.npz (--alpha and --out pair
-up in order). Each file is written atomically as soon as its alpha is done; nothing is written
-for an alpha that fails.
+Reads the selection file written by `select`, loads the model once, and for each method and alpha
+scores each sample on an answer truncated to T_cut = max(int(alpha * t_bar), 1) tokens: the
+model's own (--loss own_answer, the paper's) or the base model's prompt and answer for both roles
+(--loss shared_answer, so that both models of a pair are scored on the same tokens). It writes
+DESIGN §3's attribution/{pair}/{dataset}/alpha{alpha}/{role}.npz; --out lists one path per
+(method, alpha), methods outermost: with --method eap eap_ig --alpha 0.1 0.5 the order is eap
+0.1, eap 0.5, eap_ig 0.1, eap_ig 0.5. Each file is written atomically as soon as it is done;
+nothing is written for one that fails.
 """
 
 from __future__ import annotations
@@ -16,9 +19,9 @@ import sys
 
 from rlcircuits.cli import run_stage
 from rlcircuits.contracts import ROLES, read_selection, save_attribution
-from rlcircuits.eap import attribute, truncated_loss_input
+from rlcircuits.eap import DEFAULT_BATCH_TOKENS, MethodSettings, attribute, truncated_loss_input
 from rlcircuits.models import load_model
-from rlcircuits.options import DTYPE_NAMES, LAYOUTS
+from rlcircuits.options import DTYPE_NAMES, GRANULARITIES, IG_BASELINES, LAYOUTS, LOSS_TEXTS, METHODS
 from rlcircuits.truncation import cut_length
 
 
@@ -29,34 +32,76 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--selection", required=True, help="selection JSON from the select stage")
     parser.add_argument("--role", required=True, choices=ROLES, help="which model of the pair this is")
     parser.add_argument("--alpha", required=True, type=float, nargs="+", help="answer fraction(s) scored by the loss")
-    parser.add_argument("--out", required=True, nargs="+", help="output .npz path, one per --alpha, in the same order")
+    parser.add_argument(
+        "--out", required=True, nargs="+", help="output .npz path, one per (--method, --alpha), methods outermost"
+    )
     parser.add_argument("--layout", default="paper", choices=LAYOUTS, help="graph layout (default: paper)")
+    parser.add_argument(
+        "--granularity",
+        default="module",
+        choices=GRANULARITIES,
+        help="module: attention modules are nodes; head: each attention head is (default: module)",
+    )
+    parser.add_argument(
+        "--method", default=["eap"], nargs="+", choices=METHODS, help="attribution method(s) (default: eap)"
+    )
+    parser.add_argument(
+        "--ig-steps", type=int, default=MethodSettings.ig_steps, help="EAP-IG path points m (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--ig-baseline",
+        default=MethodSettings.ig_baseline,
+        choices=IG_BASELINES,
+        help="EAP-IG baseline input: mean embedding row or zero (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--loss",
+        default="own_answer",
+        choices=LOSS_TEXTS,
+        help="own_answer: each model its own answer; shared_answer: the base's prompt and answer (default: own_answer)",
+    )
     parser.add_argument("--dtype", default="bfloat16", choices=DTYPE_NAMES, help="model dtype (default: bfloat16)")
     parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (default: cpu)")
     parser.add_argument(
-        "--batch-tokens", type=int, default=4096, help="token budget (rows x padded length) per forward"
+        "--batch-tokens",
+        type=int,
+        default=DEFAULT_BATCH_TOKENS,
+        help=f"token budget (rows x padded length) per forward (default: {DEFAULT_BATCH_TOKENS})",
     )
     parser.add_argument(
         "--trust-remote-code", action="store_true", help="allow model code from the Hub (off by default)"
     )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     args = parser.parse_args(argv)
-    if len(args.out) != len(args.alpha):
-        parser.error(f"{len(args.alpha)} --alpha value(s) but {len(args.out)} --out path(s); give one path per alpha")
+    if len(args.method) != len(set(args.method)):
+        parser.error("--method names a method twice")
+    if args.ig_steps < 1:
+        parser.error(f"--ig-steps must be >= 1, got {args.ig_steps}")
+    if len(args.out) != len(args.alpha) * len(args.method):
+        parser.error(
+            f"{len(args.method)} --method x {len(args.alpha)} --alpha value(s) but {len(args.out)} --out path(s);"
+            " give one path per method and alpha"
+        )
     return args
 
 
 def attribute_role(args: argparse.Namespace) -> None:
     log = logging.getLogger("attribute")
     selection = read_selection(args.selection)
-    runs = []  # (alpha, T_cut, inputs, out), all built before the model is loaded
-    for alpha, out in zip(args.alpha, args.out, strict=True):
-        t_cut = cut_length(alpha, selection.t_bar)
-        inputs = [
-            truncated_loss_input(s.id, s.role(args.role).prompt_token_ids, s.role(args.role).answer_token_ids, t_cut)
-            for s in selection.samples
-        ]
-        runs.append((alpha, t_cut, inputs, out))
+    answer_role = args.role if args.loss == "own_answer" else "base"
+    methods = [MethodSettings(name, args.ig_steps, args.ig_baseline) for name in args.method]
+    outs = iter(args.out)
+    runs = []  # (method, alpha, T_cut, inputs, out), all built before the model is loaded
+    for method in methods:
+        for alpha in args.alpha:
+            t_cut = cut_length(alpha, selection.t_bar)
+            inputs = [
+                truncated_loss_input(
+                    s.id, s.role(answer_role).prompt_token_ids, s.role(answer_role).answer_token_ids, t_cut
+                )
+                for s in selection.samples
+            ]
+            runs.append((method, alpha, t_cut, inputs, next(outs)))
     model = load_model(
         args.model,
         dtype=args.dtype,
@@ -64,12 +109,43 @@ def attribute_role(args: argparse.Namespace) -> None:
         revision=args.revision,
         trust_remote_code=args.trust_remote_code,
     )
-    for alpha, t_cut, inputs, out in runs:
-        log.info("%d samples, t_bar=%.2f, alpha=%s -> T_cut=%d", len(inputs), selection.t_bar, alpha, t_cut)
-        result = attribute(
-            model, inputs, layout=args.layout, batch_tokens=args.batch_tokens, progress=not args.no_progress
+    for method, alpha, t_cut, inputs, out in runs:
+        log.info(
+            "%s: %d samples on the %s's answers, t_bar=%.2f, alpha=%s -> T_cut=%d",
+            method.name,
+            len(inputs),
+            answer_role,
+            selection.t_bar,
+            alpha,
+            t_cut,
         )
-        save_attribution(out, result, t_cut=t_cut, model=args.model, role=args.role, alpha=alpha, dtype=args.dtype)
+        result = attribute(
+            model,
+            inputs,
+            layout=args.layout,
+            method=method,
+            granularity=args.granularity,
+            batch_tokens=args.batch_tokens,
+            progress=not args.no_progress,
+        )
+        ig = (
+            {"ig_steps": method.ig_steps, "ig_baseline": method.ig_baseline, "baseline_losses": result.baseline_losses}
+            if method.name == "eap_ig"
+            else {}
+        )
+        save_attribution(
+            out,
+            result,
+            t_cut=t_cut,
+            model=args.model,
+            role=args.role,
+            alpha=alpha,
+            dtype=args.dtype,
+            method=method.name,
+            loss=args.loss,
+            answer_role=answer_role,
+            **ig,
+        )
         log.info("wrote %s: %d samples x %d edges", out, len(result.sample_ids), result.graph.n_edges)
 
 

@@ -11,7 +11,7 @@ import pytest
 import tiny_models
 from cli_failure import fails_cleanly
 from rlcircuits.contracts import load_attribution
-from rlcircuits.eap import attribute, truncated_loss_input
+from rlcircuits.eap import MethodSettings, attribute, truncated_loss_input
 from script_loader import load_script
 
 SCRIPT = Path(__file__).parents[1] / "scripts" / "attribute.py"
@@ -113,12 +113,72 @@ def test_one_model_load_writes_one_npz_per_alpha(tmp_path, model_dir):
             np.testing.assert_array_equal(getattr(data, key), getattr(expected, key))
 
 
+def test_methods_and_shared_answer_in_one_load(tmp_path, model_dir):
+    """--method eap eap_ig writes one file per (method, alpha), methods outermost, each equal to the
+    library's result; --loss shared_answer scores the RL model on the base's prompt and answer."""
+    selection = _selection(tmp_path / "sel.json", [_sample("q1", 0), _sample("q2", 4)], t_bar=10.0)
+    outs = [tmp_path / f"{name}.npz" for name in ("eap_a1", "eap_a5", "ig_a1", "ig_a5")]
+    args = _common(model_dir, selection, outs[0])
+    args[args.index("--alpha") + 1 : args.index("--alpha") + 2] = ["0.1", "0.5"]
+    args[args.index("--out") + 1 : args.index("--out") + 2] = map(str, outs)
+    args += ["--method", "eap", "eap_ig", "--ig-steps", "3", "--ig-baseline", "zero", "--loss", "shared_answer"]
+    assert CLI.main(args) == 0
+    model = tiny_models.build("qwen2")
+    samples = json.loads(selection.read_text())["samples"]
+    for out, (method, alpha) in zip(outs, [(m, a) for m in ("eap", "eap_ig") for a in (0.1, 0.5)], strict=True):
+        data = load_attribution(out)
+        t_cut = max(int(alpha * 10), 1)
+        items = [
+            truncated_loss_input(s["id"], s["base"]["prompt_token_ids"], s["base"]["answer_token_ids"], t_cut)
+            for s in samples
+        ]
+        expected = attribute(model, items, method=MethodSettings(method, 3, "zero"))
+        np.testing.assert_allclose(data.scores, expected.scores, rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(data.losses, expected.losses, rtol=1e-6)
+        assert (data.method, data.loss, data.answer_role, data.role, data.alpha) == (
+            method,
+            "shared_answer",
+            "base",
+            "rl",
+            alpha,
+        )
+        if method == "eap_ig":
+            assert (data.ig_steps, data.ig_baseline) == (3, "zero")
+            np.testing.assert_allclose(data.baseline_losses, expected.baseline_losses, rtol=1e-6)
+        else:
+            assert data.ig_steps is None and data.baseline_losses is None
+
+
+def test_head_granularity_through_the_cli(tmp_path, model_dir):
+    selection = _selection(tmp_path / "sel.json", [_sample("q1", 0), _sample("q2", 4)])
+    out = tmp_path / "o.npz"
+    assert CLI.main([*_common(model_dir, selection, out), "--granularity", "head", "--method", "eap_ig"]) == 0
+    data = load_attribution(out)
+    items = [
+        truncated_loss_input(s["id"], s["rl"]["prompt_token_ids"], s["rl"]["answer_token_ids"], 4)
+        for s in json.loads(selection.read_text())["samples"]
+    ]
+    expected = attribute(tiny_models.build("qwen2"), items, method=MethodSettings("eap_ig"), granularity="head")
+    assert data.granularity == "head" and list(data.src_names) == list(expected.graph.src_names)
+    assert data.scores.shape == (2, 1 + 2 * 5, 2 * 13 + 1)
+    np.testing.assert_allclose(data.scores, expected.scores, rtol=1e-5, atol=1e-7)
+
+
+def test_own_answer_is_recorded(tmp_path, model_dir):
+    selection = _selection(tmp_path / "sel.json", [_sample("q1", 0)])
+    out = tmp_path / "o.npz"
+    assert CLI.main(_common(model_dir, selection, out)) == 0
+    data = load_attribution(out)
+    assert (data.method, data.loss, data.answer_role, data.ig_steps) == ("eap", "own_answer", "rl", None)
+    assert data.granularity == "module"
+
+
 def test_each_alpha_needs_its_output(capsys, tmp_path, model_dir):
     selection = _selection(tmp_path / "sel.json", [_sample("q1", 0)])
     with pytest.raises(SystemExit) as exit_info:
         CLI.main([*_common(model_dir, selection, tmp_path / "a.npz"), "--alpha", "0.1", "0.5"])
     assert exit_info.value.code == 2
-    assert "2 --alpha value(s) but 1 --out path(s)" in capsys.readouterr().err
+    assert "1 --method x 2 --alpha value(s) but 1 --out path(s)" in capsys.readouterr().err
 
 
 def _fails(capsys, args: list[str], out: Path, message: str) -> None:

@@ -185,6 +185,7 @@ class _Graph:
     src_names = ("embed", "attn0")
     dst_names = ("attn0", "logits")
     layout = "module"
+    granularity = "module"
 
 
 class _Result:
@@ -196,7 +197,21 @@ class _Result:
 
 
 def test_an_attribution_file_round_trips_with_its_metadata(tmp_path):
-    save_attribution(tmp_path / "a.npz", _Result(), t_cut=3, model="m", role="rl", alpha=0.1, dtype="float32")
+    save_attribution(
+        tmp_path / "a.npz",
+        _Result(),
+        t_cut=3,
+        model="m",
+        role="rl",
+        alpha=0.1,
+        dtype="float32",
+        method="eap_ig",
+        ig_steps=4,
+        ig_baseline="mean",
+        baseline_losses=np.array([2.5, 3.5]),
+        loss="shared_answer",
+        answer_role="base",
+    )
     loaded = load_attribution(tmp_path / "a.npz")
     assert isinstance(loaded, AttributionFile)
     assert loaded.scores.dtype == np.float32 and np.array_equal(loaded.scores, _Result.scores)
@@ -210,7 +225,14 @@ def test_an_attribution_file_round_trips_with_its_metadata(tmp_path):
         0.1,
         "float32",
     )
-    assert loaded.n_targets.tolist() == [3, 2]
+    assert loaded.n_targets.tolist() == [3, 2] and loaded.baseline_losses.tolist() == [2.5, 3.5]
+    assert (loaded.method, loaded.ig_steps, loaded.ig_baseline, loaded.loss, loaded.answer_role) == (
+        "eap_ig",
+        4,
+        "mean",
+        "shared_answer",
+        "base",
+    )
     with np.load(tmp_path / "a.npz") as data:
         assert data.files == [f.name for f in fields(AttributionFile)]
 

@@ -8,8 +8,9 @@ from transformers import AutoModelForCausalLM, Gemma2Config, GPT2Config
 
 import tiny_models
 from rlcircuits.eap import attribute, truncated_loss_input
+from rlcircuits.eap_adapter import find_decoder, verify_prenorm
 from rlcircuits.errors import ModelLoadError, UnsupportedArchitecture
-from rlcircuits.models import find_decoder, load_model, resolve_dtype, verify_prenorm
+from rlcircuits.models import load_model, resolve_dtype
 
 
 @pytest.mark.parametrize("arch", sorted(tiny_models.CONFIGS))

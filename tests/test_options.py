@@ -31,6 +31,10 @@ def _enum(*path: str) -> tuple[str, ...]:
         (("properties", "datasets", "additionalProperties", "properties", "format"), options.DATA_FORMATS),
         (("properties", "generation", "properties", "backend"), options.BACKEND_NAMES),
         (("properties", "attribution", "properties", "layout"), options.LAYOUTS),
+        (("properties", "attribution", "properties", "method"), options.METHODS),
+        (("properties", "attribution", "properties", "ig_baseline"), options.IG_BASELINES),
+        (("properties", "attribution", "properties", "loss"), options.LOSS_TEXTS),
+        (("properties", "attribution", "properties", "granularity"), options.GRANULARITIES),
         (("properties", "metrics", "properties", "kurtosis_of"), options.KURTOSIS_OF),
         (
             ("properties", "zoo", "properties", "sft", "additionalProperties", "properties", "architecture"),

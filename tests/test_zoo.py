@@ -15,12 +15,13 @@ from transformers import LlamaConfig, MistralConfig, Qwen2Config
 
 from cli_failure import fails_cleanly
 from rlcircuits.contracts import TRAINING_CURVE, read_training_curve
+from rlcircuits.eap_adapter import find_decoder, verify_prenorm
 from rlcircuits.errors import InputFormatError
 from rlcircuits.generation.answers import generate_answers
 from rlcircuits.generation.backends import GenerationSettings, TransformersBackend
 from rlcircuits.generation.stopping import stop_rule
 from rlcircuits.grading.pool import JudgePool
-from rlcircuits.models import find_decoder, load_model, load_tokenizer, verify_prenorm
+from rlcircuits.models import load_model, load_tokenizer
 from rlcircuits.prompts import get_template
 from rlcircuits.zoo import TEMPLATE, rl
 from rlcircuits.zoo.rl import RLSettings, correctness_reward, grade_answers, prompt_rows, train_rl

@@ -326,6 +326,7 @@ class _GraphLike(Protocol):
     src_names: Sequence[str]
     dst_names: Sequence[str]
     layout: str
+    granularity: str
 
 
 class ScoredSamples(Protocol):
@@ -342,7 +343,10 @@ class ScoredSamples(Protocol):
 class AttributionFile:
     """``attribution/{pair}/{dataset}/alpha{alpha}/{role}.npz``: per-sample EAP matrices and their provenance.
 
-    The metadata (``n_targets`` on) is absent from files written without it, e.g. by tests.
+    The metadata (``n_targets`` on) is absent from files written without it, e.g. by tests. ``method`` is
+    ``eap`` or ``eap_ig`` (then with ``ig_steps``, ``ig_baseline`` and the loss at the baseline input,
+    ``baseline_losses``); ``loss`` is ``own_answer`` or ``shared_answer`` and ``answer_role`` the role
+    whose prompt and answer tokens the model was scored on (the base's, for ``shared_answer``).
     """
 
     scores: np.ndarray  # float32 [N, n_src, n_dst], zero on non-edges
@@ -358,13 +362,22 @@ class AttributionFile:
     role: Role | None = None
     alpha: float | None = None
     dtype: str | None = None
+    granularity: str | None = None  # module, or head: attention heads are nodes of their own
+    method: str | None = None
+    ig_steps: int | None = None
+    ig_baseline: str | None = None
+    baseline_losses: np.ndarray | None = None  # [N] EAP-IG only
+    loss: str | None = None
+    answer_role: Role | None = None
 
 
 _REQUIRED_ARRAYS = tuple(field.name for field in fields(AttributionFile) if field.default is not None)
 _OPTIONAL_ARRAYS = tuple(field.name for field in fields(AttributionFile) if field.default is None)
 
 
-def save_attribution(path: str | Path, result: ScoredSamples, *, t_cut: int, **metadata: str | float) -> None:
+def save_attribution(
+    path: str | Path, result: ScoredSamples, *, t_cut: int, **metadata: str | float | np.ndarray
+) -> None:
     """Write DESIGN §3's attribution ``.npz`` (scores as float32) atomically."""
     import numpy as np
 
@@ -378,6 +391,7 @@ def save_attribution(path: str | Path, result: ScoredSamples, *, t_cut: int, **m
         t_cut=t_cut,
         n_targets=result.n_targets,
         layout=result.graph.layout,
+        granularity=result.graph.granularity,
         **metadata,  # type: ignore[arg-type]  # an unknown key is a TypeError here, before writing
     )
     arrays = {key: np.asarray(value) for key, value in asdict(record).items() if value is not None}
@@ -402,5 +416,6 @@ def load_attribution(path: str | Path) -> AttributionFile:
             raise InputFormatError(f"{path}: missing arrays {', '.join(missing)}")
         arrays = {key: data[key] for key in _REQUIRED_ARRAYS}
         optional = {key: data[key] for key in _OPTIONAL_ARRAYS if key in data.files}
-    scalars = {key: value.item() for key, value in optional.items() if key != "n_targets"}
-    return AttributionFile(**{**arrays, "t_cut": int(arrays["t_cut"])}, n_targets=optional.get("n_targets"), **scalars)
+    per_sample = {key: optional.pop(key, None) for key in ("n_targets", "baseline_losses")}
+    scalars = {key: value.item() for key, value in optional.items()}
+    return AttributionFile(**{**arrays, "t_cut": int(arrays["t_cut"])}, **per_sample, **scalars)

@@ -12,6 +12,19 @@ of the residual stream. One forward and one backward per batch give every matrix
   gradients are mapped back to the residual stream with the norm's exact vector-Jacobian
   product;
 * one contraction S = -O . G per batch (at least float32) gives all edges of all samples.
+
+EAP-IG (DESIGN §4, inputs variant) runs the same hooked pass at m points of the straight path
+from a baseline input x' (per position the mean embedding row, or zero) to the clean input x:
+O becomes the difference of source outputs o_u(x) - o_u(x') (one extra forward at x', no
+backward) and G the mean branch gradient over the points x' + (k/m)(x - x'), k = 1..m.
+
+At head granularity each attention head is a source (its slice of o_proj's input through its
+columns of o_proj) and each head's q, k and v are destinations: a forward hook on each
+projection captures its output gradient per head, which goes back through that head's rows of
+the projection and then the norm's VJP. Grouped-query attention is run ungrouped for the pass
+(each key/value head repeated once per query head of its group, as the attention kernel itself
+does), so that each query head's k and v gradients come apart; by linearity a module-level
+edge is the sum of its head-level edges.
 """
 
 from __future__ import annotations
@@ -27,12 +40,20 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from rlcircuits.eap_adapter import (
+    DecoderParts,
+    find_decoder,
+    first_input,
+    output_tensor,
+    verify_prenorm,
+    with_first_input,
+)
 from rlcircuits.errors import AttributionError, SettingsError
-from rlcircuits.models import DecoderParts, find_decoder, first_input, output_tensor, verify_prenorm, with_first_input
-from rlcircuits.options import LAYOUTS, Layout
+from rlcircuits.options import GRANULARITIES, IG_BASELINES, LAYOUTS, METHODS, Granularity, IgBaseline, Layout, Method
 
 _QKV_SUFFIXES = ("q", "k", "v")
 # Upper bound, in bytes, of the float32 temporaries of one block of the score contraction.
+DEFAULT_BATCH_TOKENS = 4096  # rows x padded length per forward when a caller names none
 _CONTRACTION_BLOCK_BYTES = 256 * 2**20
 
 
@@ -45,6 +66,8 @@ class Graph:
     src_names: tuple[str, ...]
     dst_names: tuple[str, ...]
     n_upstream: tuple[int, ...]
+    granularity: Granularity = "module"
+    n_heads: int = 1  # attention heads per layer that are nodes of their own (1 at module granularity)
 
     @property
     def edge_mask(self) -> np.ndarray:
@@ -55,32 +78,48 @@ class Graph:
     def n_edges(self) -> int:
         return int(sum(self.n_upstream))
 
-    def dst_index(self, layer: int, branch: str) -> int:
-        """Column of a layer's destination; branch is q/k/v/mlp (paper) or attn/mlp (module)."""
-        return self.dst_names.index(f"attn{layer}.{branch}" if branch in _QKV_SUFFIXES else f"{branch}{layer}")
+    def dst_index(self, layer: int, branch: str, head: int | None = None) -> int:
+        """Column of a layer's destination; branch is q/k/v/mlp (paper) or attn/mlp (module); ``head`` at
+        head granularity."""
+        attn = f"attn{layer}" if head is None else f"attn{layer}.h{head}"
+        if branch in _QKV_SUFFIXES:
+            return self.dst_names.index(f"{attn}.{branch}")
+        return self.dst_names.index(attn if branch == "attn" else f"{branch}{layer}")
+
+    def src_index(self, layer: int, branch: str, head: int | None = None) -> int:
+        """Row of a layer's source: attn (or one of its heads) or mlp."""
+        if branch == "mlp":
+            return self.src_names.index(f"mlp{layer}")
+        return self.src_names.index(f"attn{layer}" if head is None else f"attn{layer}.h{head}")
 
 
-def build_graph(n_layers: int, layout: Layout = "paper") -> Graph:
-    """Sources embed, attn{l}, mlp{l}; destinations per layout, in forward order."""
+def build_graph(
+    n_layers: int, layout: Layout = "paper", granularity: Granularity = "module", n_heads: int = 1
+) -> Graph:
+    """Sources embed, attn{l} (or its heads attn{l}.h{i}), mlp{l}; destinations per layout, in forward order."""
     if layout not in LAYOUTS:
         raise SettingsError(f"unknown layout {layout!r}; choose one of {', '.join(LAYOUTS)}")
+    if granularity not in GRANULARITIES:
+        raise SettingsError(f"unknown granularity {granularity!r}; choose one of {', '.join(GRANULARITIES)}")
     if n_layers < 1:
         raise ValueError("a graph needs at least one layer")
+    heads = [f".h{i}" for i in range(n_heads)] if granularity == "head" else [""]
     src = ["embed"]
     dst: list[str] = []
     upstream: list[int] = []
     for layer in range(n_layers):
         before_attn = len(src)
-        attn_dsts = [f"attn{layer}.{s}" for s in _QKV_SUFFIXES] if layout == "paper" else [f"attn{layer}"]
+        suffixes = [f".{s}" for s in _QKV_SUFFIXES] if layout == "paper" else [""]
+        attn_dsts = [f"attn{layer}{h}{s}" for h in heads for s in suffixes]
         dst += attn_dsts
         upstream += [before_attn] * len(attn_dsts)
-        src.append(f"attn{layer}")
+        src += [f"attn{layer}{h}" for h in heads]
         dst.append(f"mlp{layer}")
         upstream.append(len(src))
         src.append(f"mlp{layer}")
     dst.append("logits")
     upstream.append(len(src))
-    return Graph(layout, n_layers, tuple(src), tuple(dst), tuple(upstream))
+    return Graph(layout, n_layers, tuple(src), tuple(dst), tuple(upstream), granularity, len(heads))
 
 
 @dataclass(frozen=True)
@@ -179,38 +218,68 @@ class _BatchHooks:
         self.attn_norm_inputs: list[torch.Tensor | None] = [None] * graph.n_layers
         self._parts, self._graph = parts, graph
         self._handles: list = []
+        # Head granularity: each projection's output gradient, per query head ([B, T, H, head_dim]).
+        self.projection_grads: dict[tuple[int, str], torch.Tensor] = {}
+        self._regrouped: list[tuple[nn.Module, int]] = []
+        self._fired_projections: Counter[tuple[int, str]] = Counter()
 
     @contextlib.contextmanager
-    def installed(self) -> Iterator[None]:
-        """Register every hook for the duration of one forward + backward, then remove them."""
+    def installed(self, *, grads: bool = True) -> Iterator[None]:
+        """Register the hooks for one pass, then remove them; ``grads=False`` captures source outputs only
+        (a forward without backward, as EAP-IG's baseline pass is)."""
         parts, graph = self._parts, self._graph
+        self._fired_src.clear()
+        self._fired_dst.clear()
+        self._fired_projections.clear()
         try:
             for layer, modules in enumerate(parts.layers):
-                self._on_output(modules.attn, 1 + 2 * layer)
-                self._on_output(modules.mlp, 2 + 2 * layer)
+                if graph.granularity == "head":
+                    self._on_head_outputs(modules.attn, layer)
+                else:
+                    self._on_output(modules.attn, graph.src_index(layer, "attn"))
+                self._on_output(modules.mlp, graph.src_index(layer, "mlp"))
+                if not grads:
+                    continue
                 self._private_input(modules.mlp_norm, graph.dst_index(layer, "mlp"))
-                if graph.layout == "module":
+                if graph.granularity == "head":
+                    self._keep_input(modules.attn_norm, layer)
+                    self._ungroup(modules.attn)
+                    for suffix, proj in zip(_QKV_SUFFIXES, modules.qkv, strict=True):
+                        self._on_projection(proj, layer, suffix)
+                elif graph.layout == "module":
                     self._private_input(modules.attn_norm, graph.dst_index(layer, "attn"))
                 else:
                     self._keep_input(modules.attn_norm, layer)
                     for suffix, proj in zip(_QKV_SUFFIXES, modules.qkv, strict=True):
                         self._private_input(proj, graph.dst_index(layer, suffix))
-            self._private_input(parts.final_norm, len(graph.dst_names) - 1)
+            if grads:
+                self._private_input(parts.final_norm, len(graph.dst_names) - 1)
             yield
         finally:
             for handle in self._handles:
                 handle.remove()
             self._handles.clear()
+            for attn, groups in self._regrouped:
+                attn.num_key_value_groups = groups
+            self._regrouped.clear()
 
     def store_source(self, src: int, output: torch.Tensor) -> None:
         self.sources[:, src].copy_(output.detach())
         self._fired_src[src] += 1
 
-    def check_complete(self) -> None:
-        """Every source output and branch gradient must be captured exactly once per pass
+    def check_complete(self, *, grads: bool = True) -> None:
+        """Every source output (and branch gradient, with ``grads``) must be captured exactly once per pass
         (a module run twice, e.g. by activation checkpointing, would corrupt the buffers)."""
         counts = [(name, self._fired_src[i]) for i, name in enumerate(self._graph.src_names)]
-        counts += [(name, self._fired_dst[i]) for i, name in enumerate(self._graph.dst_names)]
+        if grads and self._graph.granularity == "head":  # a head's q/k/v gradients come from its projections
+            counts += [(name, self._fired_dst[i]) for i, name in enumerate(self._graph.dst_names) if ".h" not in name]
+            counts += [
+                (f"attn{layer}.{suffix}_proj", self._fired_projections[(layer, suffix)])
+                for layer in range(self._graph.n_layers)
+                for suffix in _QKV_SUFFIXES
+            ]
+        elif grads:
+            counts += [(name, self._fired_dst[i]) for i, name in enumerate(self._graph.dst_names)]
         wrong = [f"{name} x{count}" for name, count in counts if count != 1]
         if wrong:
             raise AttributionError(
@@ -222,6 +291,86 @@ class _BatchHooks:
             self.store_source(src, output_tensor(output))
 
         self._handles.append(module.register_forward_hook(hook))
+
+    def _on_head_outputs(self, attn: nn.Module, layer: int) -> None:
+        """Each head's share of the attention output: o_proj's input slice of head i times W_o's columns."""
+        o_proj = attn.o_proj
+        if getattr(o_proj, "bias", None) is not None:
+            raise AttributionError(
+                f"{self._parts.architecture}: o_proj has a bias, which no single head owns; use granularity module"
+            )
+        first = self._graph.src_index(layer, "attn", 0)
+        n_heads = self._graph.n_heads
+
+        def hook(_module, args, kwargs) -> None:
+            mixed = first_input(args, kwargs)
+            per_head = mixed.reshape(*mixed.shape[:-1], n_heads, -1)
+            weight = o_proj.weight.reshape(o_proj.weight.shape[0], n_heads, -1)
+            self.sources[:, first : first + n_heads].copy_(torch.einsum("bthe,dhe->bhtd", per_head.detach(), weight))
+            for head in range(n_heads):
+                self._fired_src[first + head] += 1
+
+        self._handles.append(o_proj.register_forward_pre_hook(hook, with_kwargs=True))
+
+    def _ungroup(self, attn: nn.Module) -> None:
+        """Grouped-query attention is run with one key/value head per query head (the projection hooks
+        repeat each key/value head), so that each query head's k and v gradients come apart."""
+        groups = int(getattr(attn, "num_key_value_groups", 1))
+        if groups > 1:
+            self._regrouped.append((attn, groups))
+            attn.num_key_value_groups = 1
+
+    def _on_projection(self, proj: nn.Module, layer: int, suffix: str) -> None:
+        """Capture a q/k/v projection's output gradient per query head (key/value heads repeated per group)."""
+        n_heads = self._graph.n_heads
+        head_dim = self._parts.layers[layer].qkv[0].out_features // n_heads
+        heads_here = proj.out_features // head_dim
+
+        def store(grad: torch.Tensor) -> None:  # must return None
+            self.projection_grads[(layer, suffix)] = grad.reshape(*grad.shape[:-1], n_heads, -1).clone()
+            self._fired_projections[(layer, suffix)] += 1
+
+        def hook(_module, _args, output: torch.Tensor) -> torch.Tensor:
+            if heads_here == n_heads:
+                expanded = output.view_as(output)
+            else:  # one copy of each key/value head per query head of its group
+                grouped = output.reshape(*output.shape[:-1], heads_here, head_dim)
+                expanded = grouped.repeat_interleave(n_heads // heads_here, dim=-2).reshape(output.shape[:-1] + (-1,))
+            expanded.register_hook(store)
+            return expanded
+
+        self._handles.append(proj.register_forward_hook(hook))
+
+    def heads_to_residual(self) -> None:
+        """Each head's q/k/v gradient through its own rows of the projection, then through the shared
+        norm (exact VJP); at layout module a head's q, k and v add up to one destination."""
+        n_heads = self._graph.n_heads
+        for layer, modules in enumerate(self._parts.layers):
+            norm_input = self.attn_norm_inputs[layer]
+            assert norm_input is not None, "attention pre-norm was not run"
+            _, vjp = torch.func.vjp(modules.attn_norm, norm_input)
+            merged: dict[int, torch.Tensor] = {}
+            for suffix, proj in zip(_QKV_SUFFIXES, modules.qkv, strict=True):
+                grad = self.projection_grads.pop((layer, suffix))
+                heads_here = proj.out_features // grad.shape[-1]
+                weight = proj.weight.reshape(heads_here, grad.shape[-1], -1)
+                weight = weight.repeat_interleave(n_heads // heads_here, dim=0)
+                through_rows = torch.einsum("bthe,hed->bhtd", grad, weight)
+                for head in range(n_heads):
+                    if self._graph.layout == "paper":
+                        self.grads[:, self._graph.dst_index(layer, suffix, head)] = vjp(through_rows[:, head])[0]
+                    else:
+                        merged[head] = merged.get(head, 0) + through_rows[:, head]
+            for head, grad in merged.items():
+                self.grads[:, self._graph.dst_index(layer, "attn", head)] = vjp(grad)[0]
+            self.attn_norm_inputs[layer] = None
+
+    def finish_backward(self) -> None:
+        """Map gradients captured past the attention norm back to the residual stream."""
+        if self._graph.granularity == "head":
+            self.heads_to_residual()
+        elif self._graph.layout == "paper":
+            self.qkv_to_residual()
 
     def _keep_input(self, module: nn.Module, layer: int) -> None:
         def hook(_module, args, kwargs) -> None:
@@ -276,28 +425,96 @@ def _contract(sources: torch.Tensor, grads: torch.Tensor, acc_dtype: torch.dtype
     return scores
 
 
-def _attribute_batch(model: nn.Module, parts: DecoderParts, graph: Graph, batch: Sequence[LossInput]):
-    """One forward + one backward: per-sample score matrices [B, n_src, n_dst] and losses [B]."""
-    device = parts.embed.weight.device
-    dtype = parts.embed.weight.dtype
-    padded = pad_batch(batch, device)
-    hooks = _BatchHooks(parts, graph, len(batch), padded.input_ids.shape[1], dtype, device)
+@dataclass(frozen=True)
+class MethodSettings:
+    """How edges are scored: ``eap`` (DESIGN §4's default) or ``eap_ig`` with its steps and baseline."""
+
+    name: Method = "eap"
+    ig_steps: int = 32
+    ig_baseline: IgBaseline = "mean"
+
+    def __post_init__(self) -> None:
+        if self.name not in METHODS:
+            raise SettingsError(f"unknown method {self.name!r}; choose one of {', '.join(METHODS)}")
+        if self.ig_baseline not in IG_BASELINES:
+            raise SettingsError(f"unknown ig_baseline {self.ig_baseline!r}; choose one of {', '.join(IG_BASELINES)}")
+        if self.ig_steps < 1:
+            raise SettingsError(f"ig_steps must be >= 1, got {self.ig_steps}")
+
+
+def _gradient_pass(model: nn.Module, graph: Graph, hooks: _BatchHooks, point: torch.Tensor, padded) -> torch.Tensor:
+    """One forward + backward at input embeddings ``point``: fills hooks.sources and hooks.grads; losses [B]."""
     with torch.enable_grad(), hooks.installed():
-        embeds = parts.embed(padded.input_ids).detach().requires_grad_(True)
+        embeds = point.detach().requires_grad_(True)
         hooks.store_source(0, embeds)
         losses = truncated_nll(model, embeds, padded)
         torch.autograd.grad(losses.sum(), embeds)
     hooks.check_complete()
-    if graph.layout == "paper":
-        hooks.qkv_to_residual()
+    hooks.finish_backward()
+    return losses.detach()
+
+
+def _source_pass(model: nn.Module, hooks: _BatchHooks, point: torch.Tensor, padded) -> torch.Tensor:
+    """One forward without gradients at ``point``: fills hooks.sources only; losses [B]."""
+    with torch.no_grad(), hooks.installed(grads=False):
+        hooks.store_source(0, point)
+        losses = truncated_nll(model, point, padded)
+    hooks.check_complete(grads=False)
+    return losses
+
+
+def ig_baseline(embed: nn.Module, embeds: torch.Tensor, kind: IgBaseline) -> torch.Tensor:
+    """x' of EAP-IG: the embedding matrix's mean row at every position, or zeros; same shape as ``embeds``."""
+    if kind == "zero":
+        return torch.zeros_like(embeds)
+    weight = embed.weight
+    mean_row = weight.to(torch.promote_types(weight.dtype, torch.float32)).mean(dim=0).to(weight.dtype)
+    return mean_row.expand_as(embeds).clone()
+
+
+def _integrated_gradients(
+    model: nn.Module, parts: DecoderParts, graph: Graph, hooks: _BatchHooks, embeds, padded, method: MethodSettings
+):
+    """EAP-IG's O = o(x) - o(x') and G = mean_k dL/dH at x' + (k/m)(x - x'), in the accumulation dtype;
+    also the losses at x and at x'."""
+    acc_dtype = torch.promote_types(embeds.dtype, torch.float32)
+    baseline = ig_baseline(parts.embed, embeds, method.ig_baseline)
+    baseline_losses = _source_pass(model, hooks, baseline, padded)
+    baseline_sources = hooks.sources.to(acc_dtype, copy=True)
+    grads = torch.zeros(hooks.grads.shape, dtype=acc_dtype, device=embeds.device)
+    steps = method.ig_steps
+    for k in range(1, steps + 1):
+        point = embeds if k == steps else baseline + (k / steps) * (embeds - baseline)  # step m is x itself
+        losses = _gradient_pass(model, graph, hooks, point, padded)
+        grads += hooks.grads
+    grads /= steps
+    return hooks.sources.to(acc_dtype) - baseline_sources, grads, losses, baseline_losses
+
+
+def _attribute_batch(
+    model: nn.Module, parts: DecoderParts, graph: Graph, batch: Sequence[LossInput], method: MethodSettings
+):
+    """Per-sample score matrices [B, n_src, n_dst], losses [B] and (EAP-IG) baseline losses [B] or None."""
+    device = parts.embed.weight.device
+    dtype = parts.embed.weight.dtype
+    padded = pad_batch(batch, device)
+    hooks = _BatchHooks(parts, graph, len(batch), padded.input_ids.shape[1], dtype, device)
+    embeds = parts.embed(padded.input_ids).detach()
+    if method.name == "eap":
+        losses = _gradient_pass(model, graph, hooks, embeds, padded)
+        sources, grads, baseline_losses = hooks.sources, hooks.grads, None
+    else:
+        sources, grads, losses, baseline_losses = _integrated_gradients(
+            model, parts, graph, hooks, embeds, padded, method
+        )
     if not bool(padded.attention_mask.all()):  # exclude padding from the sums, whatever it holds
         padding = (padded.attention_mask == 0)[:, None, :, None]
-        hooks.sources.masked_fill_(padding, 0)
-        hooks.grads.masked_fill_(padding, 0)
+        sources.masked_fill_(padding, 0)
+        grads.masked_fill_(padding, 0)
     acc_dtype = torch.promote_types(dtype, torch.float32)
-    scores = _contract(hooks.sources, hooks.grads, acc_dtype)
+    scores = _contract(sources, grads, acc_dtype)
     scores.masked_fill_(~torch.as_tensor(graph.edge_mask, device=device), 0)
-    return scores, losses.detach()
+    return scores, losses, baseline_losses
 
 
 @dataclass(frozen=True)
@@ -309,6 +526,8 @@ class Attribution:
     losses: np.ndarray  # [N] mean NLL of each sample's targets
     sample_ids: tuple[str, ...]
     n_targets: np.ndarray  # [N] targets actually scored (answers shorter than T_cut give fewer)
+    method: MethodSettings = MethodSettings()
+    baseline_losses: np.ndarray | None = None  # [N] EAP-IG: the loss at the baseline input x'
 
 
 @contextlib.contextmanager
@@ -343,18 +562,22 @@ def attribute(
     inputs: Sequence[LossInput],
     *,
     layout: Layout = "paper",
-    batch_tokens: int = 4096,
+    method: MethodSettings = MethodSettings(),
+    granularity: Granularity = "module",
+    batch_tokens: int = DEFAULT_BATCH_TOKENS,
     progress: bool = False,
 ) -> Attribution:
-    """EAP score matrices for every sample; batches of mixed lengths give one-at-a-time results."""
+    """EAP (or EAP-IG) score matrices for every sample; batches of mixed lengths give one-at-a-time results."""
     if _checkpointing(model):
         raise AttributionError("disable gradient checkpointing: it re-runs the forward hooks")
     parts = find_decoder(model)
-    graph = build_graph(len(parts.layers), layout)
+    n_heads = int(getattr(model.config, "num_attention_heads", 1)) if granularity == "head" else 1
+    graph = build_graph(len(parts.layers), layout, granularity, n_heads)
     _check_inputs(inputs, parts.vocab_size)
     acc_dtype = torch.promote_types(parts.embed.weight.dtype, torch.float32)
     scores = np.zeros((len(inputs), len(graph.src_names), len(graph.dst_names)), dtype=_numpy_dtype(acc_dtype))
     losses = np.zeros(len(inputs), dtype=np.float64)
+    baseline_losses = np.zeros(len(inputs), dtype=np.float64) if method.name == "eap_ig" else None
     plan = plan_batches([len(item.input_ids) for item in inputs], batch_tokens)
     with _frozen_eval(model):
         verify_prenorm(model, parts)
@@ -362,9 +585,11 @@ def attribute(
         started, tokens = time.perf_counter(), 0
         for indices in plan:
             batch = [inputs[i] for i in indices]
-            batch_scores, batch_losses = _attribute_batch(model, parts, graph, batch)
+            batch_scores, batch_losses, batch_baseline_losses = _attribute_batch(model, parts, graph, batch, method)
             scores[indices] = batch_scores.cpu().numpy()
             losses[indices] = batch_losses.double().cpu().numpy()
+            if baseline_losses is not None:
+                baseline_losses[indices] = batch_baseline_losses.double().cpu().numpy()
             tokens += sum(len(item.input_ids) for item in batch)
             if bar is not None:
                 bar.update(len(batch))
@@ -381,6 +606,8 @@ def attribute(
         losses=losses,
         sample_ids=tuple(item.sample_id for item in inputs),
         n_targets=np.array([len(item.targets) for item in inputs], dtype=np.int64),
+        method=method,
+        baseline_losses=baseline_losses,
     )
 
 

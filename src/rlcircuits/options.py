@@ -23,6 +23,17 @@ Dtype = Literal["float32", "bfloat16", "float16", "float64"]
 DTYPE_NAMES: tuple[Dtype, ...] = get_args(Dtype)
 Layout = Literal["paper", "module"]
 LAYOUTS: tuple[Layout, ...] = get_args(Layout)
+# Attribution: EAP (one gradient at the input) or EAP-IG (gradients along a path from a baseline input).
+Method = Literal["eap", "eap_ig"]
+METHODS: tuple[Method, ...] = get_args(Method)
+IgBaseline = Literal["mean", "zero"]
+IG_BASELINES: tuple[IgBaseline, ...] = get_args(IgBaseline)
+# Attribution nodes: whole attention modules, or each attention head apart.
+Granularity = Literal["module", "head"]
+GRANULARITIES: tuple[Granularity, ...] = get_args(Granularity)
+# Whose answer the loss scores: each model its own, or both models of a pair the base's (same tokens).
+LossText = Literal["own_answer", "shared_answer"]
+LOSS_TEXTS: tuple[LossText, ...] = get_args(LossText)
 KurtosisOf = Literal["signed", "abs"]
 KURTOSIS_OF: tuple[KurtosisOf, ...] = get_args(KurtosisOf)
 # Metric normalisation: ours (real edges, per-sample complexity) or the paper's (full matrices, pooled histogram).
