@@ -5,7 +5,7 @@ Reads the selection file written by `select`, loads the model once, and for each
 scores each sample on an answer truncated to T_cut = max(int(alpha * t_bar), 1) tokens: the
 model's own (--loss own_answer, the paper's) or the base model's prompt and answer for both roles
 (--loss shared_answer, so that both models of a pair are scored on the same tokens). It writes
-DESIGN §3's attribution/{pair}/{dataset}/alpha{alpha}/{role}.npz; --out lists one path per
+docs/DESIGN.md §3's attribution/{pair}/{dataset}/alpha{alpha}/{role}.npz; --out lists one path per
 (method, alpha), methods outermost: with --method eap eap_ig --alpha 0.1 0.5 the order is eap
 0.1, eap 0.5, eap_ig 0.1, eap_ig 0.5. Each file is written atomically as soon as it is done;
 nothing is written for one that fails.

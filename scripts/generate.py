@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Answer benchmarks' questions greedily with one model: DESIGN §3's generations JSONL, one per dataset.
+"""Answer benchmarks' questions greedily with one model: docs/DESIGN.md §3's generations JSONL, one per dataset.
 
 Each --dataset starts a dataset; the --data-*, --limit and --out options after it belong to it.
 The model (or vLLM engine) is loaded once for all of them. One record per question: id,

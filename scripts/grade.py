@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Grade one generations file: DESIGN §3's graded JSONL (each record + pred, correct, grade_status).
+"""Grade one generations file: docs/DESIGN.md §3's graded JSONL (each record + pred, correct, grade_status).
 
 The final answer is extracted (last \\boxed{}, else "The answer is", else "final answer is", else
 the last number) and judged against the gold by math-verify in worker processes, each answer

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Select matched samples for one pair x dataset (DESIGN §4) from both models' graded answers.
+"""Select matched samples for one pair x dataset (docs/DESIGN.md §4) from both models' graded answers.
 
 (Named select_samples.py, not select.py: a scripts/select.py would shadow the standard
 library's `select` module for every script run from this folder.)

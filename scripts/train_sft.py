@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Train one mini-zoo SFT base from scratch on CPU with TRL (DESIGN §1 demo).
+"""Train one mini-zoo SFT base from scratch on CPU with TRL (docs/DESIGN.md §1 demo).
 
 A fresh Llama, Mistral or Qwen2 decoder learns the worked solutions of the given train splits
 (plus arithmetic practice lines) under the zoo prompt template. Seeded and single-threaded:

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Write one mini-zoo task's test and train splits (synthetic math, DESIGN §1 demo).
+"""Write one mini-zoo task's test and train splits (synthetic math, docs/DESIGN.md §1 demo).
 
 Tasks: arithmetic (two-step word problems, GSM8K's role), equations (linear equations, MATH's
 role), fractions (fractions and mixed operations, College Math's role). Both splits are JSON

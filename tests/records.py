@@ -1,4 +1,4 @@
-"""Hand-built stage records (DESIGN §3) for the tests: complete, valid, and as the stages write them."""
+"""Hand-built stage records (docs/DESIGN.md §3) for the tests: complete, valid, and as the stages write them."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""scripts/attribute.py end to end: selection file + model folder -> DESIGN §3 .npz, or a clear error."""
+"""scripts/attribute.py end to end: selection file + model folder -> docs/DESIGN.md §3 .npz, or a clear error."""
 
 import json
 import subprocess

@@ -1,4 +1,4 @@
-"""Regression tests for the known ways EAP goes silently wrong (DESIGN §6)."""
+"""Regression tests for the known ways EAP goes silently wrong (docs/DESIGN.md §6)."""
 
 import numpy as np
 import pytest

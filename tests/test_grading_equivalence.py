@@ -34,7 +34,7 @@ def test_as_latex_makes_one_math_expression(text, expected):
     ("pred", "gold", "expected"),
     [
         ("3\\sqrt{13}", "3\\sqrt{13}", True),
-        ("3", "3\\sqrt{13}", False),  # DESIGN §6: an unwrapped gold would parse as 3
+        ("3", "3\\sqrt{13}", False),  # docs/DESIGN.md §6: an unwrapped gold would parse as 3
         ("2,125", "2125", True),
         ("$2,125", "2125", True),
         ("\\frac12", "0.5", True),

@@ -1,4 +1,4 @@
-"""The loss is DESIGN §4's truncated self-entropy, checked on hand-built examples."""
+"""The loss is docs/DESIGN.md §4's truncated self-entropy, checked on hand-built examples."""
 
 import math
 

@@ -1,4 +1,4 @@
-"""Metrics of DESIGN §4: hand-computed values, numpy references, both conventions, invariances."""
+"""Metrics of docs/DESIGN.md §4: hand-computed values, numpy references, both conventions, invariances."""
 
 import math
 

@@ -98,7 +98,7 @@ def run_dir(tmp_path_factory) -> Path:
     }
     (run / "selection" / "llama_grpo").mkdir(parents=True)
     (run / "selection" / "llama_grpo" / "arith.json").write_text(json.dumps(selection))
-    for model in ("llama-sft", "llama-grpo"):  # graded files are filed by model (DESIGN §3)
+    for model in ("llama-sft", "llama-grpo"):  # graded files are filed by model (docs/DESIGN.md §3)
         graded = run / "graded" / "zoo" / model / "arith.jsonl"
         graded.parent.mkdir(parents=True)
         graded.write_text(json.dumps(records.graded("q7", True, question="2 + 2 = ? <b>bold?</b>", answer=EVIL)) + "\n")

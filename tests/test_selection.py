@@ -1,4 +1,4 @@
-"""DESIGN §4's selection on a hand-built example, and the select -> attribute file contract."""
+"""docs/DESIGN.md §4's selection on a hand-built example, and the select -> attribute file contract."""
 
 import json
 import random

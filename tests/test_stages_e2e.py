@@ -1,5 +1,5 @@
 """generate -> grade -> table4 -> select -> attribute through the real scripts, checked against
-DESIGN §3, on a tiny model with a real tokenizer built in the test.
+docs/DESIGN.md §3, on a tiny model with a real tokenizer built in the test.
 
 The model is random except for its unembedding, which makes it a bigram machine: whatever the
 question, greedy decoding writes " \\boxed{7}" and then EOS. Questions whose gold is 7 are

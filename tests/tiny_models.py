@@ -56,7 +56,7 @@ def save(model: nn.Module, folder: Path) -> Path:
 
 
 def exact_float64_norms(model: nn.Module) -> nn.Module:
-    """HF RMSNorms compute in float32 even in a float64 model (DESIGN §6); make them float64.
+    """HF RMSNorms compute in float32 even in a float64 model (docs/DESIGN.md §6); make them float64.
 
     Only for float64 finite-difference references: the engine itself treats the norm as a black
     box, so this changes the precision of the model under test, not what is being tested.

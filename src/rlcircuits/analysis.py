@@ -1,7 +1,7 @@
 """One Table 1 cell: every metric of base and RL on the same questions, under both conventions.
 
 Reads the two attribution files of a pair x dataset x alpha and returns the record written to
-``metrics/{pair}/{dataset}/alpha{alpha}.json`` (DESIGN §3). The default convention (``ours``)
+``metrics/{pair}/{dataset}/alpha{alpha}.json`` (docs/DESIGN.md §3). The default convention (``ours``)
 carries the paired tests (rlcircuits.stats); the ``paper`` convention carries the values in the
 paper's normalisation, to set beside its published numbers (rlcircuits.metrics).
 """

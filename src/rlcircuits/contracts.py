@@ -1,4 +1,4 @@
-"""The files stages hand each other (DESIGN §3) as typed records, each with one writer and one reader.
+"""The files stages hand each other (docs/DESIGN.md §3) as typed records, each with one writer and one reader.
 
 Torch-free (the grader, the report and the workflow import it): a record type, the function
 that writes it and the function that reads it back live together, so a format is defined once.
@@ -51,7 +51,7 @@ _TOKEN_KEYS = ("prompt_token_ids", "answer_token_ids")
 
 @dataclass(frozen=True)
 class GenerationRecord:
-    """One answered question (DESIGN §3; the exact token-id contract: rlcircuits.generation)."""
+    """One answered question (docs/DESIGN.md §3; the exact token-id contract: rlcircuits.generation)."""
 
     id: str
     question: str
@@ -378,7 +378,7 @@ _OPTIONAL_ARRAYS = tuple(field.name for field in fields(AttributionFile) if fiel
 def save_attribution(
     path: str | Path, result: ScoredSamples, *, t_cut: int, **metadata: str | float | np.ndarray
 ) -> None:
-    """Write DESIGN §3's attribution ``.npz`` (scores as float32) atomically."""
+    """Write docs/DESIGN.md §3's attribution ``.npz`` (scores as float32) atomically."""
     import numpy as np
 
     record = AttributionFile(
@@ -401,7 +401,7 @@ def save_attribution(
 
 
 def load_attribution(path: str | Path) -> AttributionFile:
-    """Read an attribution ``.npz`` (no pickles), checking the DESIGN §3 arrays are present."""
+    """Read an attribution ``.npz`` (no pickles), checking the docs/DESIGN.md §3 arrays are present."""
     import numpy as np
 
     try:

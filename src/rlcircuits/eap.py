@@ -1,4 +1,4 @@
-"""Edge Attribution Patching (EAP) on Hugging Face pre-norm decoders, as pinned in DESIGN §4.
+"""Edge Attribution Patching (EAP) on Hugging Face pre-norm decoders, as pinned in docs/DESIGN.md §4.
 
 Score of edge u -> v for one sample: W[u, v] = -sum_{positions, hidden} O_u * dL/dH_v, where
 O_u is what source u adds to the residual stream and H_v is destination v's *own* pre-norm copy
@@ -13,7 +13,7 @@ of the residual stream. One forward and one backward per batch give every matrix
   product;
 * one contraction S = -O . G per batch (at least float32) gives all edges of all samples.
 
-EAP-IG (DESIGN §4, inputs variant) runs the same hooked pass at m points of the straight path
+EAP-IG (docs/DESIGN.md §4, inputs variant) runs the same hooked pass at m points of the straight path
 from a baseline input x' (per position the mean embedding row, or zero) to the clean input x:
 O becomes the difference of source outputs o_u(x) - o_u(x') (one extra forward at x', no
 backward) and G the mean branch gradient over the points x' + (k/m)(x - x'), k = 1..m.
@@ -133,7 +133,7 @@ class LossInput:
 
 
 def truncated_loss_input(sample_id: str, prompt_ids: Sequence[int], answer_ids: Sequence[int], t_cut: int) -> LossInput:
-    """Input = prompt + answer[:T_cut-1], targets = answer[:T_cut] (DESIGN §4)."""
+    """Input = prompt + answer[:T_cut-1], targets = answer[:T_cut] (docs/DESIGN.md §4)."""
     if not prompt_ids:
         raise AttributionError(f"sample {sample_id}: empty prompt_token_ids")
     if not answer_ids:
@@ -427,7 +427,7 @@ def _contract(sources: torch.Tensor, grads: torch.Tensor, acc_dtype: torch.dtype
 
 @dataclass(frozen=True)
 class MethodSettings:
-    """How edges are scored: ``eap`` (DESIGN §4's default) or ``eap_ig`` with its steps and baseline."""
+    """How edges are scored: ``eap`` (docs/DESIGN.md §4's default) or ``eap_ig`` with its steps and baseline."""
 
     name: Method = "eap"
     ig_steps: int = 32

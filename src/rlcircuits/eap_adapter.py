@@ -1,6 +1,6 @@
 """Attribution's view of a Hugging Face decoder: where its pre-norm branches are, and a check that they are.
 
-The attribution graph of DESIGN §4 assumes a pre-norm decoder: every layer reads the residual
+The attribution graph of docs/DESIGN.md §4 assumes a pre-norm decoder: every layer reads the residual
 stream x and adds ``attn(norm1(x))`` and then ``mlp(norm2(x + attn_out))`` back to it.
 :func:`find_decoder` finds those modules by their Hugging Face names and :func:`verify_prenorm`
 then *checks numerically* that the model really computes that, so an architecture that merely

@@ -1,4 +1,4 @@
-"""The paper's circuit metrics (DESIGN §4) under two conventions, vectorised over per-sample matrices.
+"""The paper's circuit metrics (docs/DESIGN.md §4) under two conventions, vectorised over per-sample matrices.
 
 Input everywhere: ``scores`` [N, n_src, n_dst] (one EAP matrix per sample) and ``edge_mask``
 [n_src, n_dst] (real edges).
@@ -38,7 +38,7 @@ class DegenerateSample(ValueError):
 
 @dataclass(frozen=True)
 class MetricOptions:
-    """Open choices of the paper, with DESIGN §4's defaults; the report prints them."""
+    """Open choices of the paper, with docs/DESIGN.md §4's defaults; the report prints them."""
 
     bins: int = 100  # histogram bins for information complexity
     kurtosis_of: KurtosisOf = "signed"  # "signed" W or "abs" |W|

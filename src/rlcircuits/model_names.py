@@ -1,4 +1,4 @@
-"""The distinct models of a config and the name each is filed under (DESIGN §3's ``{model}``).
+"""The distinct models of a config and the name each is filed under (docs/DESIGN.md §3's ``{model}``).
 
 Generation and grading are keyed by model, not by pair: a model that several pairs share (the
 same local folder, or the same Hub id and revision) is generated and graded once, and each

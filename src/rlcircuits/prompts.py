@@ -1,4 +1,4 @@
-"""Zero-shot prompt templates (DESIGN §1), character for character as the paper's code uses them.
+"""Zero-shot prompt templates (docs/DESIGN.md §1), character for character as the paper's code uses them.
 
 No chat template is applied: each pair names one of these, and the rendered string is what the
 model's tokenizer encodes. The mini zoo's template lives here too, so every stage knows it.
@@ -37,7 +37,7 @@ _TEMPLATES: dict[str, Template] = {
         "<|im_start|>user\n{question}<|im_end|>\n<|im_start|>assistant\n",
         stop=PAPER_STOP,
     ),
-    # The mini zoo (DESIGN §1, demo). Its answers are one line: a model that runs past its EOS
+    # The mini zoo (docs/DESIGN.md §1, demo). Its answers are one line: a model that runs past its EOS
     # into a new question is cut there.
     "zoo": Template("Q: {question}\nA:", stop=("\nQ:", "\n\n")),
 }

@@ -1,6 +1,6 @@
 """The self-contained HTML report: claims checklist, tables, figures, selection, methods, provenance.
 
-Everything is gathered from the run's output folder (DESIGN §3) and rendered with Jinja2 with
+Everything is gathered from the run's output folder (docs/DESIGN.md §3) and rendered with Jinja2 with
 autoescape on, so model text can never become markup. Figures are inlined as data URIs, so
 the page needs no network and no neighbouring files. Cells of the configured grid that have no
 results are listed as missing rather than failing the page.

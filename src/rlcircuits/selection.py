@@ -1,4 +1,4 @@
-"""Matched-sample selection (DESIGN §4), from both models' graded answers to the `select` stage's record.
+"""Matched-sample selection (docs/DESIGN.md §4), from both models' graded answers to the `select` stage's record.
 
 Selection, per pair x dataset: keep questions both models answered correctly; T_bar = min(mean
 base answer length, mean RL answer length) in tokens over them; then keep a question iff both
@@ -21,7 +21,7 @@ from rlcircuits.errors import InputFormatError
 
 @dataclass(frozen=True)
 class SelectionParams:
-    """DESIGN §4's defaults."""
+    """docs/DESIGN.md §4's defaults."""
 
     beta: float = 0.5
     gamma: float = 1.5

@@ -1,4 +1,4 @@
-"""Paired significance for base vs RL (DESIGN §4; the paper reports none).
+"""Paired significance for base vs RL (docs/DESIGN.md §4; the paper reports none).
 
 One estimand per cell: the difference RL - base of the metric exactly as Table 1 shows it (a
 mean over questions for intensity, complexity and kurtosis; diversity over all pairs of

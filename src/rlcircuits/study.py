@@ -1,4 +1,4 @@
-"""Statistics of the controlled study (DESIGN §4 "Study statistics"): the seed is the unit of replication.
+"""Statistics of the controlled study (docs/DESIGN.md §4 "Study statistics"): the seed is the unit of replication.
 
 Every tuned model of an arm is one seed, analysed against the study's shared base through the
 ordinary pipeline, so each seed contributes one Table 1 row per metric x dataset x alpha (its

@@ -1,4 +1,4 @@
-"""Greedy answers with their exact token ids: the generate stage (DESIGN §1 step 1, §3).
+"""Greedy answers with their exact token ids: the generate stage (docs/DESIGN.md §1 step 1, §3).
 
 Each question is rendered with the pair's zero-shot template and encoded once with the model's
 tokenizer (``add_special_tokens=True``, as vLLM encodes a string prompt). Attribution later

@@ -1,4 +1,4 @@
-"""Grading (DESIGN §1 step 2): extract each answer's final result and judge it against the gold.
+"""Grading (docs/DESIGN.md §1 step 2): extract each answer's final result and judge it against the gold.
 
 One module per seam: ``extraction`` (the rules that find the final answer in a text),
 ``equivalence`` (math-verify's judgement on both sides as one LaTeX expression), ``pool``

@@ -39,7 +39,7 @@ def _math_or_text(text: str) -> str:
 def as_latex(text: str) -> str:
     """``text`` as one LaTeX math expression ``$…$``, the form math-verify parses reliably.
 
-    Unwrapped, math-verify reads ``3\\sqrt{13}`` as 3 (DESIGN §6); of several ``$…$`` segments it
+    Unwrapped, math-verify reads ``3\\sqrt{13}`` as 3 (docs/DESIGN.md §6); of several ``$…$`` segments it
     keeps one (``$56x^6+…+$ $60x^2+…$``, a gold broken over two lines). So the math segments are
     joined, with plain words between them as ``\\text{}`` (math-verify reads " and " as a list).
     A number followed by words ("18 dollars") is the number; an unpaired ``$`` is a currency sign.

@@ -1,4 +1,4 @@
-"""The mini zoo (DESIGN §1, demo): tiny SFT/RL pairs trained on CPU from synthetic math tasks.
+"""The mini zoo (docs/DESIGN.md §1, demo): tiny SFT/RL pairs trained on CPU from synthetic math tasks.
 
 ``tasks`` draws the datasets, ``tokenizer`` builds the byte-level tokenizer every zoo model
 shares, ``training`` trains the SFT bases and ``rl`` tunes them (GRPO, RLOO, DPO, online DPO).

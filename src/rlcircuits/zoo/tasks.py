@@ -1,6 +1,6 @@
 """The mini zoo's synthetic math tasks: three datasets of graded difficulty, from a seed.
 
-They play the paper's benchmarks' roles (DESIGN §1, demo): ``arithmetic`` two-step word
+They play the paper's benchmarks' roles (docs/DESIGN.md §1, demo): ``arithmetic`` two-step word
 problems (GSM8K), ``equations`` linear equations in x (MATH), ``fractions`` fraction sums and
 products and mixed operations (College Math). Every problem has a question, a canonical gold
 answer and a short worked solution whose every step is one small operation, ending in
