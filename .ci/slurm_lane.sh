@@ -15,7 +15,7 @@
 #
 # Usage: .ci/slurm_lane.sh [FINISHED_LOCAL_SMOKE_RUN_FOLDER]   (venv with the workflow active)
 set -euo pipefail
-REPO=$(cd "$(dirname "$0")/.." && pwd)
+REPO=$(cd "$(dirname "$0")/.." && pwd -P)
 WORK=$(mktemp -d /tmp/slurm-lane.XXXXXX)
 CLUSTER=$WORK/cluster
 RUN=$WORK/run

@@ -48,7 +48,8 @@ def _resources(dry_run: str, rule: str) -> str:
 @pytest.mark.slow
 @pytest.mark.snakemake
 @pytest.mark.parametrize(
-    ("config", "gpu", "mem_mb"), [("config/smoke.yaml", "gpu=0", "mem_mb=4000"), ("config/paper.yaml", "gpu=1", "mem_mb=32000")]
+    ("config", "gpu", "mem_mb"),
+    [("config/smoke.yaml", "gpu=0", "mem_mb=4000"), ("config/paper.yaml", "gpu=1", "mem_mb=32000")],
 )
 def test_gpu_rules_ask_for_a_gpu_and_their_memory_only_under_cuda(tmp_path, config, gpu, mem_mb):
     """Through the profile, a CPU config's generate and attribute jobs fit a CPU node."""
