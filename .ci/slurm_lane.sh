@@ -11,7 +11,7 @@
 # two tables need (19 jobs of 8 rules: train_rl, generate, grade, select, table4, attribute, analyze,
 # tables). Table 1 and Table 4 must come out byte-identical to the local run's, and every Snakemake
 # job must have been a SLURM job (its id in the plugin's log and completed with exit 0 in slurmctld's).
-# Without such a local run (or with REF pointing nowhere) the lane makes one itself first (slower).
+# Without such a local run (none given, none found) the lane makes one itself first (slower).
 #
 # Usage: .ci/slurm_lane.sh [FINISHED_LOCAL_SMOKE_RUN_FOLDER]   (venv with the workflow active)
 set -euo pipefail
@@ -33,6 +33,8 @@ mkdir -p "$CLUSTER"/{state,spool,log}
 PIDS=()
 stop_cluster() {
   local pid
+  # Jobs still running (a failed run) end with the cluster, not after it.
+  if [ "${#PIDS[@]}" -eq 3 ]; then scancel --user="$(id -un)" 2>/dev/null && sleep 2 || true; fi
   for pid in "${PIDS[@]}"; do
     kill "$pid" 2>/dev/null || true
   done
