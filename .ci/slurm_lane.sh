@@ -103,6 +103,19 @@ if [ "$(sinfo -h -N -o %T 2>/dev/null)" != idle ]; then
 fi
 echo "slurm lane: cluster up at ${SECONDS} s: $(sinfo -h -N -o '%N %c CPUs %m MB %T')"
 
+# profiles/slurm/check_cluster.sh names what would fail late or hang: here a partition that does not
+# exist and a node without Apptainer (the CI cluster has none) must both be reported.
+if "$REPO/profiles/slurm/check_cluster.sh" -p cpu -p nope --container "$WORK/none.sif" >"$WORK/check.log" 2>&1; then
+  cat "$WORK/check.log" >&2
+  echo "slurm lane: check_cluster.sh found no problem on a cluster with two" >&2
+  exit 1
+fi
+grep -q "PROBLEM: partition 'nope' does not exist" "$WORK/check.log" &&
+  grep -q "PROBLEM: a node of 'cpu' cannot run 'apptainer exec" "$WORK/check.log" &&
+  grep -q "ok: status by squeue" "$WORK/check.log" ||
+  { cat "$WORK/check.log" >&2; echo "slurm lane: check_cluster.sh missed a problem" >&2; exit 1; }
+echo "slurm lane: check_cluster.sh reported the missing partition and Apptainer"
+
 # --- the local reference run ----------------------------------------------------------------------
 link_repo() {
   local name

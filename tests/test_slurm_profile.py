@@ -58,3 +58,10 @@ def test_gpu_rules_ask_for_a_gpu_and_their_memory_only_under_cuda(tmp_path, conf
     for rule in ("generate", "attribute"):
         resources = _resources(done.stdout, rule).split(", ")
         assert gpu in resources and mem_mb in resources, (rule, resources)
+
+
+def test_the_cluster_check_reads_keys_the_profile_has():
+    """check_cluster.sh reads the status command and the group cap from the profile by key."""
+    script = (REPO / "profiles" / "slurm" / "check_cluster.sh").read_text()
+    read = set(re.findall(r"s/\^([\w-]+): \*//p", script))
+    assert read == {"slurm-status-command", "cores"} and read <= set(PROFILE)
