@@ -47,6 +47,7 @@ for partition in "${partitions[@]}"; do
   most=$(sinfo -h -p "$partition" -o %c 2>/dev/null | tr -d '+' | sort -n | tail -1)
   if [ -z "$most" ]; then
     problem "partition '$partition' does not exist (sinfo -o %P lists them)"
+    continue
   elif [ "$most" -lt "$cores" ]; then
     problem "partition '$partition': its nodes have at most $most CPUs, a group job asks for up to $cores:" \
       "it would pend for ever (Reason=PartitionConfig). Pass --cores $most"
@@ -54,11 +55,15 @@ for partition in "${partitions[@]}"; do
     echo "ok: partition '$partition' (nodes of up to $most CPUs)"
   fi
   if [ -n "$container" ]; then
-    if srun -p "$partition" -N1 -n1 --time=5 apptainer exec "$container" true >/dev/null 2>&1; then
+    # A small step that gives up after 2 minutes without a free node (then nothing is concluded).
+    if out=$(srun -p "$partition" -N1 -n1 -c1 --mem=1000 --time=5 --immediate=120 \
+      apptainer exec "$container" true 2>&1); then
       echo "ok: a node of '$partition' runs $container with Apptainer"
+    elif grep -q "Unable to allocate resources" <<<"$out"; then
+      echo "not checked: no node of '$partition' free within 2 minutes for the Apptainer check"
     else
       problem "a node of '$partition' cannot run 'apptainer exec $container' (no Apptainer there," \
-        "or the image is not on the shared filesystem)"
+        "or the image is not on the shared filesystem): $(grep -m1 error <<<"$out")"
     fi
   fi
 done
