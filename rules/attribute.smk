@@ -14,7 +14,7 @@ rule attribute:
     resources:
         gpu=GPU,
         batch_tokens=halved(config["attribution"]["batch_tokens"]),
-        mem_mb=grown_mem_mb(32000),
+        mem_mb=grown_mem_mb(32000 if GPU else 4000),
     params:
         alphas=" ".join(PLAN.alphas),
         layout=config["attribution"]["layout"],

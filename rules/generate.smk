@@ -16,7 +16,7 @@ rule generate:
     resources:
         gpu=GPU,
         batch_size=halved(config["generation"]["batch_size"]),
-        mem_mb=grown_mem_mb(32000),
+        mem_mb=grown_mem_mb(32000 if GPU else 4000),
     params:
         datasets=lambda wc, output: dataset_args(output),
         template=lambda wc: PLAN.models[wc.model].template,

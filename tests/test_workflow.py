@@ -136,7 +136,7 @@ def test_use_singularity_runs_jobs_in_the_configured_image_with_nv(tmp_path):
 @pytest.mark.slow
 def test_slurm_profile_dry_runs(tmp_path):
     pytest.importorskip("snakemake_executor_plugin_slurm")
-    done = snakemake(workdir(tmp_path), "-n", "--profile", "profiles/slurm", "--quiet", "rules")
+    done = snakemake(workdir(tmp_path), "-n", "--workflow-profile", "profiles/slurm", "--quiet", "rules")
     assert done.returncode == 0, done.stdout + done.stderr
     assert job_counts(done.stdout)["attribute"] == 24
 
