@@ -1,4 +1,4 @@
-"""The claims checklist: does this run back each of the paper's claims? (docs/DESIGN.md §4 "Significance")
+"""The claims checklist: does this run back each of the paper's claims? (docs/DESIGN.md §4 "Claims checklist")
 
 The model pair is the unit of replication (in the study, each seed is a pair). A claim's cells
 (datasets x alphas) share a pair's two models and its questions, so a pair that moves for a
