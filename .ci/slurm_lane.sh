@@ -16,7 +16,7 @@
 # Usage: .ci/slurm_lane.sh [FINISHED_LOCAL_SMOKE_RUN_FOLDER]   (venv with the workflow active)
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd -P)
-WORK=$(mktemp -d /tmp/slurm-lane.XXXXXX)
+WORK=$(mktemp -d "${TMPDIR:-/tmp}"/slurm-lane.XXXXXX)
 CLUSTER=$WORK/cluster
 RUN=$WORK/run
 SMOKE=results/smoke
@@ -127,7 +127,8 @@ REF=${1:-}
 if [ -z "$REF" ]; then
   # The CPU lane's smoke run: a finished run (its report exists) of this very checkout.
   # (pytest-xdist puts each worker's folders one level down, in popen-gw<N>/.)
-  for folder in $(ls -dt /tmp/pytest-of-"$(id -un)"/pytest-*/demo[0-9]* /tmp/pytest-of-"$(id -un)"/pytest-*/popen-gw*/demo[0-9]* 2>/dev/null); do
+  basetemps="${TMPDIR:-/tmp}/pytest-of-$(id -un)"  # pytest's base temporary folders
+  for folder in $(ls -dt "$basetemps"/pytest-*/demo[0-9]* "$basetemps"/pytest-*/popen-gw*/demo[0-9]* 2>/dev/null); do
     if [ -f "$folder/$SMOKE/report/index.html" ] && [ "$(readlink "$folder/Snakefile")" = "$REPO/Snakefile" ]; then
       REF=$folder
       break
