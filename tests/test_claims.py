@@ -148,4 +148,5 @@ def test_an_ablation_row_and_a_pair_without_results():
     assert "online DPO from dpo's SFT model (online sampling the only difference)" in ablation.text
     assert ablation.verdict == CANNOT_TELL and ablation.pairs_for == 1
     assert rows[CLAIM_TEXTS["diversity"]].verdict == "no data" and rows[CLAIM_TEXTS["diversity"]].pairs == 0
-    assert len(rows) == 6 and all(row.level == pytest.approx(0.05 / 6) for row in rows.values())
+    # Five online-RL rows (scale-free intensity among them), the DPO row and the ablation row.
+    assert len(rows) == 7 and all(row.level == pytest.approx(0.05 / 7) for row in rows.values())
