@@ -67,3 +67,13 @@ def claim_group(algorithm: str, online: bool) -> str | None:
     if family == DPO:
         return ONLINE_DPO if online else OFFLINE_DPO
     return CONTROL if family == CONTROL else None
+
+
+def intensity_survival(raw: str, scale_free: str) -> str:
+    """Whether an intensity verdict survives dividing out each sample's own scale, in the page's words."""
+    if raw == scale_free:
+        return f"survives: raw and scale-free intensity both read “{raw}”"
+    return (
+        f"does not survive: raw intensity reads “{raw}”, scale-free intensity “{scale_free}” (what moved raw "
+        "intensity may be the scale of gradients or activations, not the shape of the circuit)"
+    )
