@@ -13,8 +13,8 @@ The standard error is the jackknife's: sd / sqrt(n) for a mean over questions; f
 statistic of pairs of questions (a U-statistic), its leave-one-question-out jackknife.
 
 Why the bootstrap-t: its coverage holds on skewed paired differences, where inverting a sign-flip
-test (which needs differences symmetric about their mean) under-covers, and a percentile or BCa
-interval of the mean is no better (docs/benchmarks.md measures all of them). The price: the test
+test (which needs differences symmetric about their mean) under-covers, and a BCa interval of
+the mean covers less than it does (docs/benchmarks.md measures the three). The price: the test
 of no change is no longer exact under exchangeability, only asymptotically right for the mean;
 its measured size under the tests' heavy-tailed nulls is in docs/benchmarks.md.
 
