@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from rlcircuits.vocabulary import METRICS
 from workflow import REPO, job_counts, outputs, snakemake, workdir, write_config
 
 pytestmark = [pytest.mark.slow, pytest.mark.snakemake]
@@ -149,7 +150,8 @@ def test_the_study_summarises_its_seeds(smoke_run):
     contrasts = pd.read_csv(out / "tables" / "study_contrasts.csv")
     assert set(contrasts.contrast) == {"RL vs more training"} and np.isfinite(contrasts.ci_low).all()
     verdicts = pd.read_csv(out / "tables" / "study_verdicts.csv")
-    assert sorted(verdicts.metric) == sorted(["accuracy", "complexity", "diversity", "intensity", "kurtosis"])
+    assert sorted(verdicts.metric) == sorted([*METRICS, "accuracy"])
+    assert set(verdicts.set_index("metric").population.items()) >= {("accuracy", "the task")}
     assert set(verdicts.verdict) <= {"supported", "contradicted", "inconclusive"}
     for metric in verdicts.metric:
         assert (out / "figures" / f"study_{metric}.png").is_file() and (
@@ -171,8 +173,8 @@ def test_the_report_shows_the_tables_figures_and_the_ablation(smoke_run):
         "train_rl",
     ):
         assert text in html, text
-    # Figures 2, 3(a), 3(b), the zoo's training curves, the study's five forest plots and its arms' curves.
-    assert html.count("data:image/png;base64,") == 4 + 5 + 1
+    # Figures 2, 3(a), 3(b), the zoo's curves, the study's forest plots (each metric, accuracy), its arms' curves.
+    assert html.count("data:image/png;base64,") == 4 + len(METRICS) + 1 + 1
     models = "rl/control, rl/control_seed1, rl/dpo, rl/grpo, rl/grpo_seed1, rl/online_dpo, sft/llama"
     assert f"Training curves of the mini zoo's models ({models})" in html
     assert "Controlled study" in html and "GRPO raises intensity more than continued SFT (RL vs more training)" in html

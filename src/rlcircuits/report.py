@@ -23,7 +23,7 @@ from rlcircuits.contracts import ROLES
 from rlcircuits.study import VERDICT_RULE as STUDY_VERDICT_RULE
 from rlcircuits.tables import METRICS
 from rlcircuits.truncation import cut_length
-from rlcircuits.vocabulary import VERDICT_MEANINGS
+from rlcircuits.vocabulary import CLAIM_TEXTS, VERDICT_MEANINGS, intensity_survival
 
 
 def _format(value: float | None) -> str:
@@ -155,6 +155,36 @@ def analysis_settings(cells: Sequence[Mapping[str, Any]]) -> dict[str, str]:
     return {key: " / ".join(sorted(values)) for key, values in found.items()}
 
 
+def checklist_intensity(checklist: Checklist) -> str | None:
+    """Whether the checklist's intensity verdict survives the scale-free intensity, and how many pairs agree."""
+    rows = {row.text: row for row in checklist.rows}
+    raw, scale_free = rows.get(CLAIM_TEXTS["intensity"]), rows.get(CLAIM_TEXTS["scale_free_intensity"])
+    if raw is None or scale_free is None:
+        return None
+    directions = {e.pair: e.direction for e in scale_free.evidence}
+    shared = [e for e in raw.evidence if e.pair in directions]
+    agree = sum(e.direction == directions[e.pair] for e in shared)
+    return (
+        f"The intensity verdict {intensity_survival(raw.verdict, scale_free.verdict)}; "
+        f"{agree} of {len(shared)} pairs move both the same way."
+    )
+
+
+def study_intensity(verdicts: pd.DataFrame | None) -> list[str]:
+    """Per contrast, whether the study's intensity verdict survives the scale-free intensity."""
+    if verdicts is None:
+        return []
+    found = []
+    for contrast, rows in verdicts.groupby("contrast", sort=False):
+        by_metric = rows.set_index("metric")["verdict"]
+        if {"intensity", "scale_free_intensity"} <= set(by_metric.index):
+            found.append(
+                f"{contrast}: the intensity verdict "
+                f"{intensity_survival(by_metric['intensity'], by_metric['scale_free_intensity'])}."
+            )
+    return found
+
+
 @dataclass
 class StudySection:
     """The controlled study's part of the page: forest plots (PNG data URIs), tables and curves."""
@@ -230,10 +260,12 @@ def render(inputs: ReportInputs, templates: Path) -> str:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    checklist = claims(inputs.table1, inputs.online, inputs.ablations)
     return environment.get_template("index.html.j2").render(
         run_name=inputs.run_name,
         css=(templates / "style.css").read_text(encoding="utf-8"),
-        checklist=claims(inputs.table1, inputs.online, inputs.ablations),
+        checklist=checklist,
+        checklist_intensity=checklist_intensity(checklist),
         verdict_rule=VERDICT_RULE,
         verdict_meanings=VERDICT_MEANINGS,
         table1=table1_rows(inputs.table1, inputs.grid, inputs.reference.get("table1", {})),
@@ -254,6 +286,7 @@ def render(inputs: ReportInputs, templates: Path) -> str:
         notes=inputs.notes,
         study=inputs.study,
         study_rule=STUDY_VERDICT_RULE,
+        study_intensity=study_intensity(inputs.study.verdicts) if inputs.study else [],
         study_contrasts=study_rows(inputs.study.contrasts, "difference") if inputs.study else [],
         study_verdicts=study_rows(inputs.study.verdicts, "difference") if inputs.study else [],
         study_accuracy=(

@@ -24,11 +24,12 @@ from rlcircuits.errors import InputFormatError, SettingsError
 from rlcircuits.files import atomic_output
 from rlcircuits.model_names import ConfiguredModel, configured_models, model_of
 from rlcircuits.study_design import Arm, Contrast, arms_from_config
+from rlcircuits.vocabulary import METRICS
 
 RUN_CONFIG = "config.yaml"  # the effective config, results/<run>/config.yaml
 REVISION_FILE = "rlcircuits_revision.json"  # written by scripts/fetch_model.py into each fetched folder
 STUDY_TABLES = ("seeds", "arms", "contrasts", "verdicts")
-STUDY_FIGURES = ("intensity", "complexity", "kurtosis", "diversity", "accuracy")
+STUDY_FIGURES = (*METRICS, "accuracy")
 FIGURES = ("fig2", "fig3a", "fig3b")
 ZOO_TASKS = ("arithmetic", "equations", "fractions")
 
