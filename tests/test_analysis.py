@@ -41,7 +41,7 @@ def test_cell_record(npz_pair):
     assert intensity["base"] == pytest.approx(expected.mean())
     assert record["per_sample"]["intensity"]["base"] == pytest.approx(expected.tolist())
     for name, metric in record["metrics"].items():
-        assert metric["test"].startswith("studentized bootstrap"), name
+        assert "bootstrap-t" in metric["test"] and ("sign-flip" in metric["test"]) == (name != "diversity"), name
         assert 0 < metric["p_value"] <= 1 and metric["ci_low"] <= metric["difference"] <= metric["ci_high"], name
         assert metric["difference"] == pytest.approx(metric["rl"] - metric["base"]), name
         assert metric["ci_low"] <= metric["ci_high"] and set(metric["paper"]) == {"base", "rl"}, name
