@@ -15,14 +15,8 @@ wildcard_constraints:
     step=r"\d{6}",
 
 
-def dynamics_model(wildcards):
-    return PLAN.dynamics_model_path(wildcards.run, int(wildcards.step))
-
-
-def dynamics_role(wildcards):
-    return "base" if wildcards.run == DYNAMICS_BASE else "rl"
-
-
+# The model a (run, step) job reads, inside the folder its input names.
+DYNAMICS_MODEL = lambda wc: PLAN.dynamics_model_path(wc.run, int(wc.step))
 DYNAMICS_BASE_GRADED = lambda wc: PLAN.dynamics_graded(DYNAMICS_BASE, 0, wc.dataset)
 
 
@@ -46,7 +40,7 @@ rule dynamics_generate:
         batch_size=halved(config["generation"]["batch_size"]),
         mem_mb=grown_mem_mb(32000 if GPU else 4000),
     params:
-        model=dynamics_model,
+        model=DYNAMICS_MODEL,
         datasets=lambda wc, output: dataset_args(output, PLAN.dynamics_datasets),
         template=DYN["template"],
         max_new_tokens=DYN["max_new_tokens"],
@@ -113,8 +107,8 @@ rule dynamics_attribute:
         batch_tokens=halved(config["attribution"]["batch_tokens"]),
         mem_mb=grown_mem_mb(32000 if GPU else 4000),
     params:
-        model=dynamics_model,
-        role=dynamics_role,
+        model=DYNAMICS_MODEL,
+        role=lambda wc: "base" if wc.run == DYNAMICS_BASE else "rl",
         alphas=" ".join(PLAN.dynamics_alphas),
         layout=config["attribution"]["layout"],
         dtype=config["attribution"]["dtype"],
@@ -169,7 +163,7 @@ rule dynamics_point:
     resources:
         gpu=GPU,
     params:
-        model=dynamics_model,
+        model=DYNAMICS_MODEL,
         dtype=config["attribution"]["dtype"],
         device=config["device"],
     shell:
