@@ -387,8 +387,7 @@ def _dynamics(
 ) -> tuple[dict[str, DynamicsSetting], dict[str, DynamicsRun], tuple[DynamicsContrast, ...]]:
     """The dynamics section's settings, runs and contrasts; what the schema cannot check is a SettingsError."""
     section = config["dynamics"]
-    zoo = config.get("zoo") or {}
-    folder = zoo_folder(config)
+    zoo, folder = config.get("zoo") or {}, zoo_folder(config)
     settings: dict[str, DynamicsSetting] = {}
     runs: dict[str, DynamicsRun] = {}
     for name, spec in section["settings"].items():
@@ -399,16 +398,7 @@ def _dynamics(
                 raise SettingsError(f"{where} is already a run of setting {runs[run].setting}")
             if run == DYNAMICS_BASE:
                 raise SettingsError(f"{where}: the name {DYNAMICS_BASE!r} is the base's")
-            trained = zoo.get("rl", {}).get(run)
-            if trained is None:
-                raise SettingsError(f"{where} is not a model of zoo.rl")
-            if not trained.get("checkpoint_every") or "steps" not in trained:
-                raise SettingsError(f"config zoo.rl.{run}: a dynamics run needs steps and checkpoint_every > 0")
-            steps = checkpoint_steps(int(trained["steps"]), int(trained["checkpoint_every"]))
-            if not steps:
-                raise SettingsError(f"config zoo.rl.{run}: checkpoint_every exceeds steps; no checkpoint")
-            base = f"{folder}/sft/{trained['base']}"
-            runs[run] = DynamicsRun(run, name, f"{folder}/rl/{run}", base, steps)
+            runs[run] = _zoo_run(zoo, folder, run, name, where)
     bases = sorted({run.base for run in runs.values()})
     if len(bases) != 1:
         raise SettingsError(f"config dynamics: every run must be tuned from one base, found {', '.join(bases)}")
@@ -424,6 +414,19 @@ def _dynamics(
                 )
         contrasts.append(DynamicsContrast(str(contrast["name"]), contrast["setting"], contrast["versus"]))
     return settings, runs, tuple(contrasts)
+
+
+def _zoo_run(zoo: Mapping[str, Any], folder: str, run: str, setting: str, where: str) -> DynamicsRun:
+    """A dynamics run that is a zoo.rl model (the trainer of another kind of run adds its own lookup)."""
+    trained = zoo.get("rl", {}).get(run)
+    if trained is None:
+        raise SettingsError(f"{where} is not a model of zoo.rl")
+    if not trained.get("checkpoint_every") or "steps" not in trained:
+        raise SettingsError(f"config zoo.rl.{run}: a dynamics run needs steps and checkpoint_every > 0")
+    steps = checkpoint_steps(int(trained["steps"]), int(trained["checkpoint_every"]))
+    if not steps:
+        raise SettingsError(f"config zoo.rl.{run}: checkpoint_every exceeds steps; no checkpoint")
+    return DynamicsRun(run, setting, f"{folder}/rl/{run}", f"{folder}/sft/{trained['base']}", steps)
 
 
 def retype_overrides(config: dict[str, Any], overrides: Mapping[str, Any]) -> None:
