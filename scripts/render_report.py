@@ -188,6 +188,7 @@ def gather(args: argparse.Namespace) -> ReportInputs:
         curve_models=sorted(curves),
         study=_study(plan),
         dynamics=_dynamics(plan),
+        shared_selection=plan.config.get("selection", {}).get("shared") == "base",
     )
 
 

@@ -329,6 +329,8 @@ def test_the_summary_script_and_the_report_section(tmp_path, monkeypatch):
         "The figure" not in page and "missing" not in page.split("<h2>Training dynamics</h2>")[1].split("</section>")[0]
     )
     without = {key: value for key, value in config.items() if key != "dynamics"}
+    without["selection"] = {**without["selection"], "shared": "pair"}
     (tmp_path / "plain.yaml").write_text(yaml.safe_dump(without))
     assert render.main(["--run-config", "plain.yaml", "--out", "without.html"]) == 0
-    assert "Training dynamics" not in Path("without.html").read_text()
+    plain = Path("without.html").read_text()
+    assert "Training dynamics" not in plain and "This run selects against the base" not in plain

@@ -279,6 +279,7 @@ class ReportInputs:
     notes: list[str] = field(default_factory=list)
     study: StudySection | None = None
     dynamics: DynamicsSection | None = None
+    shared_selection: bool = False  # selection.shared: base (one question set per base and dataset)
 
 
 def render(inputs: ReportInputs, templates: Path) -> str:
@@ -322,6 +323,7 @@ def render(inputs: ReportInputs, templates: Path) -> str:
             else []
         ),
         missing=sum(row["missing"] for row in table1_rows(inputs.table1, inputs.grid, {})),
+        shared_selection=inputs.shared_selection,
         dynamics=inputs.dynamics,
         dynamics_rule=DYNAMICS_RULE,
         dynamics_settings=dynamics_rows(inputs.dynamics)[0],
