@@ -23,8 +23,9 @@ def demo_config() -> dict:
 
 
 def test_demo_dag(tmp_path):
-    done = snakemake(workdir(tmp_path), "-n", "--configfile", "config/demo.yaml")
+    done = snakemake(workdir(tmp_path), "-n", "-p", "--configfile", "config/demo.yaml")
     assert done.returncode == 0, done.stderr
+    assert "--against-base" not in done.stdout and "--checkpoint-every" not in done.stdout  # the paper's selection
     counts = job_counts(done.stdout)
     assert (counts["zoo_tasks"], counts["train_sft"], counts["train_rl"]) == (3, 3, 5)
     # 8 distinct models (the three Qwen2 pairs share one SFT base): each generated once, over all 3 datasets.
@@ -38,10 +39,13 @@ def test_demo_dag(tmp_path):
 
 def test_study_dag(tmp_path):
     """config/study.yaml: one base, four arms of three seeds, every seed an ordinary pair, then the study rule."""
-    done = snakemake(workdir(tmp_path), "-n", "--configfile", "config/study.yaml")
+    done = snakemake(workdir(tmp_path), "-n", "-p", "--configfile", "config/study.yaml")
     assert done.returncode == 0, done.stderr
     counts = job_counts(done.stdout)
     assert (counts["zoo_tasks"], counts["train_sft"], counts["train_rl"]) == (3, 1, 12)
+    selects = [line for line in done.stdout.splitlines() if "scripts/select_samples.py" in line]
+    assert len(selects) == 36 and all("--against-base" in line for line in selects)  # one question set per dataset
+    assert "--checkpoint-every" not in done.stdout
     assert counts["generate"] == 1 + 12 and counts["select"] == 12 * 3 and counts["analyze"] == 12 * 3 * 2
     assert counts["study"] == 1 and counts["render_report"] == 1
 
@@ -182,8 +186,10 @@ def test_the_report_shows_the_tables_figures_and_the_ablation(smoke_run):
 
 def test_dynamics_dag(tmp_path):
     """config/dynamics.yaml: 8 runs of 6 checkpoints and the base, each measured once, beside a 4-pair grid."""
-    done = snakemake(workdir(tmp_path), "-n", "--configfile", "config/dynamics.yaml")
+    done = snakemake(workdir(tmp_path), "-n", "-p", "--configfile", "config/dynamics.yaml")
     assert done.returncode == 0, done.stderr
+    trainings = [line for line in done.stdout.splitlines() if "scripts/train_rl.py" in line]
+    assert len(trainings) == 8 and all("--checkpoint-every 50" in line for line in trainings)
     counts = job_counts(done.stdout)
     assert (counts["zoo_tasks"], counts["train_sft"], counts["train_rl"]) == (3, 1, 8)
     for rule in ("dynamics_generate", "dynamics_select", "dynamics_attribute", "dynamics_point"):
