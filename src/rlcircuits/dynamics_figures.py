@@ -111,33 +111,27 @@ def against_kl(points: pd.DataFrame, metric: str) -> plt.Figure:
     return figure
 
 
-def effects_forest(effects: pd.DataFrame, quantities: Sequence[str] = QUANTITIES) -> plt.Figure:
+def effects_forest(effects: pd.DataFrame, quantities: Sequence[str] = QUANTITIES, columns: int = 4) -> plt.Figure:
     """Each contrast's difference at the last checkpoint with its Welch interval, one panel per quantity."""
+    rows_of_panels = -(-len(quantities) // columns)
+    height = 1.2 + 0.45 * max(effects["contrast"].nunique(), 1)
     figure, axes = plt.subplots(
-        1,
-        len(quantities),
-        figsize=(2.6 * len(quantities), 1.4 + 0.45 * max(effects["contrast"].nunique(), 1)),
-        squeeze=False,
+        rows_of_panels, columns, figsize=(3.2 * columns, height * rows_of_panels), squeeze=False
     )
-    for axis, quantity in zip(axes[0], quantities, strict=True):
+    flat = list(axes.flat)
+    for axis in flat[len(quantities) :]:
+        axis.remove()
+    for index, (axis, quantity) in enumerate(zip(flat, quantities, strict=False)):
         rows = effects[effects["quantity"] == quantity].reset_index(drop=True)
         y = np.arange(len(rows))
-        axis.errorbar(
-            rows["difference"],
-            y,
-            xerr=[rows["difference"] - rows["ci_low"], rows["ci_high"] - rows["difference"]],
-            fmt="o",
-            color="#2166ac",
-            ecolor="#2166ac",
-            capsize=3,
-        )
+        errors = [rows["difference"] - rows["ci_low"], rows["ci_high"] - rows["difference"]]
+        axis.errorbar(rows["difference"], y, xerr=errors, fmt="o", color="#2166ac", ecolor="#2166ac", capsize=3)
         axis.axvline(0.0, color="black", linewidth=0.8)
-        axis.set_yticks(y, rows["contrast"] if quantity == quantities[0] else [""] * len(rows), fontsize=7)
+        axis.set_yticks(y, rows["contrast"] if index % columns == 0 else [""] * len(rows), fontsize=7)
         axis.invert_yaxis()
         axis.set_title(quantity, fontsize=9)
-        axis.set_xlabel(
-            "points" if quantity in (ACCURACY, "set_accuracy") else "nats" if quantity == KL else "% change", fontsize=8
-        )
+        unit = "points" if quantity in (ACCURACY, "set_accuracy") else "nats" if quantity == KL else "% change"
+        axis.set_xlabel(unit, fontsize=8)
         axis.grid(alpha=0.3, axis="x")
     figure.suptitle("Last checkpoint: setting − versus, Welch 95% interval over seeds", fontsize=10)
     figure.tight_layout()
