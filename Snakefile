@@ -49,6 +49,11 @@ if "study" in config:
     include: "rules/study.smk"
 
 
+if "dynamics" in config:
+
+    include: "rules/dynamics.smk"
+
+
 include: "rules/report.smk"
 
 

@@ -20,6 +20,7 @@ import pandas as pd
 
 from rlcircuits.claims import CLAIMS, VERDICT_RULE, Checklist, Claim, claims  # noqa: F401 (re-exported)
 from rlcircuits.contracts import ROLES
+from rlcircuits.dynamics import SUMMARY_RULE as DYNAMICS_RULE
 from rlcircuits.study import VERDICT_RULE as STUDY_VERDICT_RULE
 from rlcircuits.tables import METRICS
 from rlcircuits.truncation import cut_length
@@ -226,6 +227,64 @@ def study_rows(frame: pd.DataFrame | None, estimate: str) -> list[dict[str, Any]
 
 
 @dataclass
+class DynamicsSection:
+    """Training dynamics on the page: figures (PNG data URIs by stem), per-setting summaries, contrasts."""
+
+    figures: dict[str, str | None]
+    settings: pd.DataFrame | None
+    effects: pd.DataFrame | None
+    datasets: list[str]
+    alphas: list[str]
+
+
+_DYNAMICS_UNITS = {"accuracy": " pts", "set_accuracy": " pts", "kl": " nats"}
+
+
+def _dynamics_value(value: float, quantity: str, signed: bool = True) -> str:
+    if value is None or np.isnan(value):
+        return "—"
+    unit = _DYNAMICS_UNITS.get(quantity, "%")
+    return f"{value:+.4g}{unit}" if signed else f"{value:.4g}{unit}"
+
+
+def _dynamics_interval(row: Mapping[str, Any], quantity: str) -> str:
+    if np.isnan(row["ci_low"]):
+        return "—"
+    return f"[{_dynamics_value(row['ci_low'], quantity)}, {_dynamics_value(row['ci_high'], quantity)}]"
+
+
+def dynamics_rows(section: DynamicsSection | None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The page's rows: each setting at its first and last checkpoint, and each contrast at the last."""
+    if section is None:
+        return [], []
+    settings = []
+    if section.settings is not None:
+        for (_, quantity), rows in section.settings.groupby(["setting", "quantity"], sort=False):
+            steps = sorted(step for step in rows["step"] if step > 0)
+            for row in rows[rows["step"].isin({steps[0], steps[-1]} if steps else set())].to_dict("records"):
+                settings.append(
+                    {
+                        **row,
+                        "estimate": _dynamics_value(row["mean"], quantity),
+                        "ci": _dynamics_interval(row, quantity),
+                    }
+                )
+    effects = []
+    if section.effects is not None:
+        for row in section.effects.to_dict("records"):
+            quantity = row["quantity"]
+            effects.append(
+                {
+                    **row,
+                    "estimate": _dynamics_value(row["difference"], quantity),
+                    "ci": _dynamics_interval(row, quantity),
+                    "detectable": _dynamics_value(row["detectable"], quantity, signed=False),
+                }
+            )
+    return settings, effects
+
+
+@dataclass
 class ReportInputs:
     """What the page shows; `render` turns it into HTML."""
 
@@ -249,6 +308,8 @@ class ReportInputs:
     curve_models: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     study: StudySection | None = None
+    dynamics: DynamicsSection | None = None
+    shared_selection: bool = False  # selection.shared: base (one question set per base and dataset)
 
 
 def render(inputs: ReportInputs, templates: Path) -> str:
@@ -295,4 +356,9 @@ def render(inputs: ReportInputs, templates: Path) -> str:
             else []
         ),
         missing=sum(row["missing"] for row in table1_rows(inputs.table1, inputs.grid, {})),
+        shared_selection=inputs.shared_selection,
+        dynamics=inputs.dynamics,
+        dynamics_rule=DYNAMICS_RULE,
+        dynamics_settings=dynamics_rows(inputs.dynamics)[0],
+        dynamics_effects=dynamics_rows(inputs.dynamics)[1],
     )
