@@ -20,6 +20,7 @@ HELP_FLAGS = {
     "scripts/study.py": "--tables-dir",
     "scripts/table4.py": "--cell",
     "scripts/tables.py": "--algorithm",
+    "scripts/train_hub_rl.py": "--checkpoint-every",
     "scripts/train_rl.py": "--prompts-per-step",
     "scripts/train_sft.py": "--architecture",
     "scripts/zoo_tasks.py": "--n-test",
