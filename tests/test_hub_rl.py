@@ -146,9 +146,11 @@ def test_a_chat_template_that_differs_from_the_analysis_template_is_refused():
         prompt_rows(QUESTIONS, _tokenizer(None), 256)
 
 
-@pytest.mark.trl
 def test_end_to_end_on_a_tiny_model_writes_the_checkpoint_layout(tmp_path):
-    """Four GRPO steps from a local GSM8K-format file, a checkpoint every two: step-000002 and step-000004."""
+    """Four GRPO steps from a local GSM8K-format file, a checkpoint every two: step-000002 and step-000004.
+
+    Not marked ``trl``: the container lane runs it too, under the image's TRL and transformers.
+    """
     base = tmp_path / "base"
     tokenizer = _tokenizer()
     model = tiny_models.build("llama")
