@@ -146,11 +146,30 @@ def test_a_chat_template_that_differs_from_the_analysis_template_is_refused():
         prompt_rows(QUESTIONS, _tokenizer(None), 256)
 
 
-def test_end_to_end_on_a_tiny_model_writes_the_checkpoint_layout(tmp_path):
+def test_end_to_end_on_a_tiny_model_writes_the_checkpoint_layout(tmp_path, monkeypatch):
     """Four GRPO steps from a local GSM8K-format file, a checkpoint every two: step-000002 and step-000004.
 
-    Not marked ``trl``: the container lane runs it too, under the image's TRL and transformers.
+    With gradient checkpointing on (the default), sampling still decodes one new token per forward
+    (the KV cache), and the loss's forwards see whole sequences. Not marked ``trl``: the container
+    lane runs it too, under the image's TRL and transformers.
     """
+    import torch
+
+    from rlcircuits import models
+
+    widths = {"no_grad": set(), "grad": set()}
+    load = models.load_model
+
+    def recording_load(*args, **kwargs):
+        model = load(*args, **kwargs)
+
+        def record(_, inputs):
+            widths["grad" if torch.is_grad_enabled() else "no_grad"].add(inputs[0].shape[1])
+
+        model.get_input_embeddings().register_forward_pre_hook(record)
+        return model
+
+    monkeypatch.setattr(models, "load_model", recording_load)
     base = tmp_path / "base"
     tokenizer = _tokenizer()
     model = tiny_models.build("llama")
@@ -170,13 +189,15 @@ def test_end_to_end_on_a_tiny_model_writes_the_checkpoint_layout(tmp_path):
         "max_completion_length": 8,
         "checkpoint_every": 2,
         "reward": "graded",
-        "gradient_checkpointing": "false",
         "save_dtype": "float32",
         "temperature": 1.4,
     }
     argv = ["--base", str(base), "--data-source", "local", "--data-path", str(train), "--threads", "1"]
     argv += [arg for key, value in flags.items() for arg in (f"--{key.replace('_', '-')}", str(value))]
     assert load_script("train_hub_rl").main([*argv, "--out", str(out)]) == 0
+    assert 1 in widths["no_grad"], "sampling decodes token by token from the KV cache"
+    assert min(widths["grad"]) > 200, "the loss's forwards read prompt and completion"
+    monkeypatch.undo()
 
     record = json.loads((out / "zoo_training.json").read_text())
     assert record["step"] == 4 and record["train_questions"] == 4 and record["dropped_long_prompts"] == 0
