@@ -1,6 +1,6 @@
 # The paper-scale training dynamics (config key `hub_rl`, docs/DESIGN.md §1): GRPO with TRL on a
 # Hub model, one run per setting (e.g. per sampling temperature), a checkpoint every
-# `checkpoint_every` steps inside each run's folder (rlcircuits.checkpoints). The tuned model is a
+# `checkpoint_every` steps inside each run's folder (run_plan.checkpoint_path). The tuned model is a
 # pair's base, so the fetch rule downloads it once at its pinned revision.
 from rlcircuits.hub_rl import base_model, config_runs
 

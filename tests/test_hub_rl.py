@@ -11,12 +11,12 @@ import yaml
 import tiny_models
 import tiny_tokenizer
 from rlcircuits import datasets
-from rlcircuits.checkpoints import checkpoint_dir, checkpoint_steps
 from rlcircuits.contracts import read_training_curve
 from rlcircuits.datasets import Question, load_questions
 from rlcircuits.errors import ModelLoadError, SettingsError
 from rlcircuits.hub_rl import HubRLSettings, check_optimizer, config_runs, graded_score, prompt_rows, user_turn
 from rlcircuits.prompts import get_template
+from rlcircuits.run_plan import checkpoint_path
 from script_loader import load_script
 
 # A chat template of Qwen2.5-Instruct's shape (default system turn, im_start/im_end turns), written for
@@ -58,13 +58,7 @@ def test_defaults_are_the_authors_settings():
     assert s.prompts_per_step * s.generations == 32 and s.generations == 8
     assert (s.max_prompt_length, s.max_completion_length, s.steps) == (256, 200, 400)
     assert (s.reward, s.optimizer) == ("binary", "adamw")
-    assert s.checkpoints == list(range(10, 401, 10))
-
-
-def test_checkpoint_steps_and_folders():
-    assert checkpoint_steps(25, 10) == [10, 20] and checkpoint_steps(20, 10) == [10, 20]
-    assert checkpoint_steps(5, 0) == []
-    assert checkpoint_dir("results/x/hub_rl/t1", 150) == "results/x/hub_rl/t1/checkpoints/step-000150"
+    assert s.checkpoints == tuple(range(10, 401, 10))
 
 
 @pytest.mark.parametrize(
@@ -205,7 +199,7 @@ def test_end_to_end_on_a_tiny_model_writes_the_checkpoint_layout(tmp_path, monke
     assert read_training_curve(out / "training_curve.json").steps == (1, 2, 3, 4)
     assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["step-000002", "step-000004"]
     for step in (2, 4):
-        folder = tmp_path / checkpoint_dir("hub_rl/t1", step)
+        folder = tmp_path / checkpoint_path("hub_rl/t1", step)
         assert json.loads((folder / "zoo_training.json").read_text())["step"] == step
         assert read_training_curve(folder / "training_curve.json").steps == tuple(range(1, step + 1))
         assert (folder / "config.json").is_file() and (folder / "tokenizer_config.json").is_file()
@@ -228,7 +222,7 @@ def test_the_paper_config_plans_40_checkpoints_per_temperature():
     temperatures = sorted(settings.temperature for settings in runs.values())
     assert len(temperatures) >= 3 and 1.0 in temperatures
     for settings in runs.values():
-        assert settings.checkpoints == list(range(10, 401, 10))
+        assert settings.checkpoints == tuple(range(10, 401, 10))
         assert settings == HubRLSettings(temperature=settings.temperature)  # the authors' settings otherwise
 
 
@@ -257,4 +251,4 @@ def test_the_paper_dry_run_trains_each_temperature_with_40_checkpoints(tmp_path)
     assert sorted(planned) == [f"results/dynamics_paper/hub_rl/t{t}" for t in ("0_6", "1_0", "1_4")]
     assert sorted(s.temperature for s in planned.values()) == [0.6, 1.0, 1.4]
     for settings in planned.values():
-        assert settings.checkpoints == list(range(10, 401, 10)) and len(settings.checkpoints) == 40
+        assert settings.checkpoints == tuple(range(10, 401, 10)) and len(settings.checkpoints) == 40

@@ -32,10 +32,10 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rlcircuits.checkpoints import CHECKPOINTS, checkpoint_dir, checkpoint_steps
 from rlcircuits.errors import ModelLoadError, SettingsError
 from rlcircuits.model_names import DEFAULT_REVISION, ConfiguredModel
 from rlcircuits.options import GRPO_LOSSES, OPTIMIZERS, REWARDS, GrpoLoss, Optimizer, Reward
+from rlcircuits.run_plan import CHECKPOINTS, REVISION_FILE, checkpoint_path, checkpoint_steps
 
 if TYPE_CHECKING:
     from rlcircuits.datasets import Question
@@ -108,7 +108,10 @@ class HubRLSettings:
             raise SettingsError(f"hub_rl settings: learning rate, temperature and top_p must be positive: {self}")
         if not 0 <= self.warmup_ratio <= 1 or self.weight_decay < 0 or not self.max_grad_norm > 0:
             raise SettingsError(f"hub_rl settings: invalid warm-up, weight decay or clip: {self}")
-        checkpoint_steps(self.steps, self.checkpoint_every)
+        if self.checkpoint_every < 0:
+            raise SettingsError(
+                f"hub_rl setting checkpoint_every must be 0 (none) or more, got {self.checkpoint_every}"
+            )
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any], where: str) -> HubRLSettings:
@@ -120,7 +123,7 @@ class HubRLSettings:
         return cls(**values)
 
     @property
-    def checkpoints(self) -> list[int]:
+    def checkpoints(self) -> tuple[int, ...]:
         return checkpoint_steps(self.steps, self.checkpoint_every)
 
     def flags(self) -> str:
@@ -273,8 +276,6 @@ def prompt_rows(
 
 
 def _revision_of(base: Path) -> dict[str, Any] | None:
-    from rlcircuits.run_plan import REVISION_FILE
-
     path = base / REVISION_FILE
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
 
@@ -353,7 +354,7 @@ def train_hub_rl(
             if step in due:
                 due.discard(step)
                 curve = training_curve(state.log_history, "reward", meaning)
-                with atomic_folder(checkpoint_dir(progress, step)) as folder:
+                with atomic_folder(checkpoint_path(progress, step)) as folder:
                     _write_model(model, tokenizer, folder, {**record, "step": step}, curve, settings.save_dtype)
                 log.info("checkpoint at step %d", step)
 

@@ -31,6 +31,17 @@ STUDY_TABLES = ("seeds", "arms", "contrasts", "verdicts")
 STUDY_FIGURES = ("intensity", "complexity", "kurtosis", "diversity", "accuracy")
 FIGURES = ("fig2", "fig3a", "fig3b")
 ZOO_TASKS = ("arithmetic", "equations", "fractions")
+CHECKPOINTS = "checkpoints"  # <model>/checkpoints/step-<NNNNNN>/: a trained model along its training
+
+
+def checkpoint_steps(steps: int, every: int) -> tuple[int, ...]:
+    """The steps a trainer saves at with ``checkpoint_every: every``: each k x every <= steps (k >= 1)."""
+    return tuple(range(every, steps + 1, every)) if every > 0 else ()
+
+
+def checkpoint_path(model: str | Path, step: int) -> str:
+    """A checkpoint's folder inside its model's folder (six-digit step: they sort in training order)."""
+    return f"{model}/{CHECKPOINTS}/step-{step:06d}"
 
 
 @dataclass(frozen=True)
