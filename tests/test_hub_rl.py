@@ -202,7 +202,8 @@ def test_end_to_end_on_a_tiny_model_writes_the_checkpoint_layout(tmp_path, monke
         folder = tmp_path / checkpoint_path("hub_rl/t1", step)
         assert json.loads((folder / "zoo_training.json").read_text())["step"] == step
         assert read_training_curve(folder / "training_curve.json").steps == tuple(range(1, step + 1))
-        assert (folder / "config.json").is_file() and (folder / "tokenizer_config.json").is_file()
+        assert json.loads((folder / "config.json").read_text())["use_cache"] is True
+        assert (folder / "tokenizer_config.json").is_file()
     assert not list(tmp_path.glob("hub_rl/.*")), "no progress or scratch folder is left behind"
 
     from rlcircuits.models import load_model

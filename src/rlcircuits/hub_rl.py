@@ -288,7 +288,13 @@ def _write_model(model: Any, tokenizer: Any, folder: Path, record: Mapping[str, 
     from rlcircuits.zoo.training import METADATA
 
     target = getattr(torch, dtype)
-    model.save_pretrained(folder, state_dict={name: t.detach().to(target) for name, t in model.state_dict().items()})
+    training_cache, model.config.use_cache = model.config.use_cache, True  # TRL turns it off; generation wants it
+    try:
+        model.save_pretrained(
+            folder, state_dict={name: t.detach().to(target) for name, t in model.state_dict().items()}
+        )
+    finally:
+        model.config.use_cache = training_cache
     tokenizer.save_pretrained(folder)
     (folder / METADATA).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     write_training_curve(folder / TRAINING_CURVE, curve)
