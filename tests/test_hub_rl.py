@@ -51,6 +51,25 @@ def test_graded_reward_case_by_case(pred, gold, equivalent, score):
     assert graded_score(pred, gold, equivalent) == score
 
 
+def test_the_reward_functions_grade_completions_with_the_project_grader():
+    """Plain and conversational completions through the real grader (extraction, math-verify in workers)."""
+    from rlcircuits.grading.pool import JudgePool
+    from rlcircuits.hub_rl import reward_function
+
+    completions = [
+        "3 + 15 = 18, so \\boxed{18}",
+        [{"role": "assistant", "content": "About 18.1. The answer is 18.1"}],
+        "I cannot tell.",
+        "\\boxed{\\frac{40}{2}}",
+    ]
+    gold = ["18"] * 4
+    with JudgePool(workers=1, timeout=10) as pool:
+        assert reward_function("binary", pool)(completions, gold) == [1.0, 0.0, 0.0, 0.0]
+        # 18.1 is 0.56% off; "\\frac{40}{2}" is 20 to the grader but no plain number to the scale
+        assert reward_function("graded", pool)(completions, gold) == [3.0, 0.5, 0.0, 0.0]
+        assert reward_function("graded", pool)(["\\boxed{20}"], ["18"]) == [-0.5]
+
+
 def test_defaults_are_the_authors_settings():
     s = HubRLSettings()
     assert (s.learning_rate, s.adam_beta1, s.adam_beta2, s.weight_decay) == (5e-6, 0.9, 0.99, 0.1)
@@ -84,6 +103,20 @@ def test_8bit_adamw_without_cuda_is_a_clear_error():
     with pytest.raises(SettingsError, match="optimizer: adamw_8bit needs bitsandbytes and a CUDA device"):
         check_optimizer("adamw_8bit")
     check_optimizer("adamw")
+
+
+def test_the_script_stops_on_8bit_adamw_without_cuda_in_one_line(tmp_path, capsys):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    train = tmp_path / "train.jsonl"
+    train.write_text(json.dumps({"question": "Q?", "answer": "#### 1"}) + "\n")
+    argv = ["--base", str(tmp_path / "no-model"), "--data-source", "local", "--data-path", str(train)]
+    assert load_script("train_hub_rl").main([*argv, "--optimizer", "adamw_8bit", "--out", str(tmp_path / "o")]) == 1
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error.startswith("train_hub_rl: error: hub_rl setting optimizer: adamw_8bit needs bitsandbytes and a CUDA")
+    assert not (tmp_path / "o").exists()
 
 
 def test_config_runs_merge_shared_settings_and_refuse_unknown_keys():
