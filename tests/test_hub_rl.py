@@ -268,7 +268,7 @@ def test_the_paper_dry_run_trains_each_temperature_with_40_checkpoints(tmp_path)
     import shlex
 
     from rlcircuits.cli import settings_from
-    from workflow import job_counts, snakemake, workdir
+    from workflow import REPO, job_counts, snakemake, workdir
 
     done = snakemake(workdir(tmp_path), "-n", "-p", "--configfile", "config/dynamics_paper.yaml")
     assert done.returncode == 0, done.stderr
@@ -284,5 +284,7 @@ def test_the_paper_dry_run_trains_each_temperature_with_40_checkpoints(tmp_path)
         planned[args.out] = settings_from(args, HubRLSettings)
     assert sorted(planned) == [f"results/dynamics_paper/hub_rl/t{t}" for t in ("0_6", "1_0", "1_4")]
     assert sorted(s.temperature for s in planned.values()) == [0.6, 1.0, 1.4]
+    config = yaml.safe_load((REPO / "config" / "dynamics_paper.yaml").read_text())
+    assert planned == {f"results/dynamics_paper/hub_rl/{name}": s for name, s in config_runs(config).items()}
     for settings in planned.values():
         assert settings.checkpoints == tuple(range(10, 401, 10)) and len(settings.checkpoints) == 40
