@@ -288,3 +288,35 @@ def test_the_paper_dry_run_trains_each_temperature_with_40_checkpoints(tmp_path)
     assert planned == {f"results/dynamics_paper/hub_rl/{name}": s for name, s in config_runs(config).items()}
     for settings in planned.values():
         assert settings.checkpoints == tuple(range(10, 401, 10)) and len(settings.checkpoints) == 40
+
+
+def test_the_tuned_model_must_be_a_pairs_base_at_its_revision():
+    from pathlib import Path
+
+    from rlcircuits.hub_rl import base_model
+    from rlcircuits.model_names import configured_models
+
+    config = yaml.safe_load((Path(__file__).parents[1] / "config" / "dynamics_paper.yaml").read_text())
+    models = configured_models(config["pairs"])
+    assert base_model(config, models) == "Qwen/Qwen2.5-3B-Instruct"
+    config["hub_rl"]["base"]["revision"] = "abc123"
+    with pytest.raises(SettingsError, match=r"hub_rl\.base: Qwen/Qwen2\.5-3B-Instruct@abc123 is no model of any pair"):
+        base_model(config, models)
+
+
+def test_the_schema_wants_a_path_for_local_train_data():
+    from pathlib import Path
+
+    import jsonschema
+
+    repo = Path(__file__).parents[1]
+    schema = yaml.safe_load((repo / "schemas" / "config.schema.yaml").read_text())
+    config = yaml.safe_load((repo / "config" / "dynamics_paper.yaml").read_text())
+    jsonschema.validate(config, schema)
+    config["hub_rl"]["train"] = {"source": "local"}
+    with pytest.raises(jsonschema.ValidationError, match="'path' is a required property"):
+        jsonschema.validate(config, schema)
+    config["hub_rl"]["train"] = {"source": "local", "path": "data/gsm8k_train.jsonl"}
+    config["hub_rl"]["runs"]["t1_0"]["temprature"] = 1.0
+    with pytest.raises(jsonschema.ValidationError, match="temprature"):
+        jsonschema.validate(config, schema)

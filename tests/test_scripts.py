@@ -35,7 +35,7 @@ def test_every_program_has_a_help_check():
     assert programs == set(HELP_FLAGS)
 
 
-# Programs that import TRL at module level: the container image has no TRL (the trl marker skips them there).
+# Programs that import the zoo's TRL 1.x at module level: the image has TRL 0.19 only (the trl marker skips them there).
 NEEDS_TRL = {"bench/bench_rl_step.py"}
 
 
