@@ -37,6 +37,11 @@ if "zoo" in config:
     include: "rules/zoo.smk"
 
 
+if "hub_rl" in config:
+
+    include: "rules/hub_rl.smk"
+
+
 include: "rules/generate.smk"
 include: "rules/grade.smk"
 include: "rules/select.smk"

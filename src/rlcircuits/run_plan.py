@@ -296,6 +296,10 @@ class RunPlan:
         """A mini-zoo model's folder: kind ``sft`` (a base) or ``rl`` (tuned from one)."""
         return f"{self.zoo_dir}/{kind}/{name}"
 
+    def hub_rl_model(self, name: str = "{hub_run}") -> str:
+        """A Hub model's GRPO run (config key ``hub_rl``): its final model, its checkpoints inside."""
+        return f"{self.out}/hub_rl/{name}"
+
     # --- training dynamics: each run's checkpoints, measured on the base's question set -----------
     @property
     def dynamics_base(self) -> str:
