@@ -79,7 +79,7 @@ def _broken(change) -> dict:
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (lambda c: c["dynamics"]["settings"]["control"]["runs"].append("nope"), "'nope' is not a model of zoo.rl"),
+        (lambda c: c["dynamics"]["settings"]["control"]["runs"].append("nope"), "'nope' is neither a model of zoo.rl nor a run of hub_rl"),
         (
             lambda c: c["zoo"]["rl"]["dyn_control_s1"].pop("checkpoint_every"),
             "zoo.rl.dyn_control_s1: a dynamics run needs",
@@ -237,7 +237,7 @@ def test_points_summaries_and_contrasts_follow_the_study_statistics():
         [expected.estimate, expected.low, expected.high]
     )
     effects = effect_table(plan, summaries)
-    assert len(effects) == 3 * 7 and set(effects["step"]) == {300}
+    assert len(effects) == 3 * (len(METRICS) + 3) and set(effects["step"]) == {300}
     effect = effects[(effects["contrast"] == "T=1.3 vs T=0.7") & (effects["quantity"] == KL)].iloc[0]
     last = summaries[(summaries["step"] == 300) & (summaries["quantity"] == KL)]
     a, b = (last[last["setting"] == s]["change"].to_numpy() for s in ("grpo_t13", "grpo_t07"))
@@ -270,7 +270,7 @@ def test_figures_draw_every_run_and_the_control(tmp_path):
     assert first.get_xdata()[0] == 0.0 and len(first.get_xdata()) == 7  # from the base (KL 0) on
     effects = effect_table(plan, run_summaries(points))
     forest = effects_forest(effects)
-    assert len(forest.axes) == 7
+    assert len(forest.axes) == len(METRICS) + 3  # accuracy, accuracy on the set, KL, each metric
     from rlcircuits.figures import save_figure
 
     svg, png = save_figure(forest, tmp_path / "effects")

@@ -264,7 +264,8 @@ def test_the_paper_config_plans_40_checkpoints_per_temperature():
 @pytest.mark.snakemake
 def test_the_paper_dry_run_trains_each_temperature_with_40_checkpoints(tmp_path):
     """The rule graph of config/dynamics_paper.yaml: one fetch of the base, one training job per
-    temperature, each command line asking for 400 steps with a checkpoint every 10."""
+    temperature, each command line asking for 400 steps with a checkpoint every 10, and each of
+    those 40 checkpoints (plus the base once, as step 0) measured by the dynamics rules."""
     import shlex
 
     from rlcircuits.cli import settings_from
@@ -274,6 +275,11 @@ def test_the_paper_dry_run_trains_each_temperature_with_40_checkpoints(tmp_path)
     assert done.returncode == 0, done.stderr
     counts = job_counts(done.stdout)
     assert counts["train_hub_rl"] == 3 and counts["fetch_model"] == 1
+    assert counts["dynamics_point"] == counts["dynamics_attribute"] == 3 * 40 + 1
+    assert counts["dynamics_analyze"] == 3 * 40 and counts["dynamics"] == 1
+    for temperature in ("0_6", "1_0", "1_4"):
+        for step in (10, 400):
+            assert f"--model results/dynamics_paper/hub_rl/t{temperature}/checkpoints/step-{step:06d}" in done.stdout
     commands = [line for line in done.stdout.splitlines() if "scripts/train_hub_rl.py" in line]
     script = load_script("train_hub_rl")
     planned = {}

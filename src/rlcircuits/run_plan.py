@@ -401,7 +401,8 @@ def _dynamics(
                 raise SettingsError(f"{where} is already a run of setting {runs[run].setting}")
             if run == DYNAMICS_BASE:
                 raise SettingsError(f"{where}: the name {DYNAMICS_BASE!r} is the base's")
-            runs[run] = _zoo_run(zoo, folder, run, name, where)
+            hub = run in (config.get("hub_rl") or {}).get("runs", {})
+            runs[run] = _hub_run(config, run, name) if hub else _zoo_run(zoo, folder, run, name, where)
     bases = sorted({run.base for run in runs.values()})
     if len(bases) != 1:
         raise SettingsError(f"config dynamics: every run must be tuned from one base, found {', '.join(bases)}")
@@ -419,11 +420,22 @@ def _dynamics(
     return settings, runs, tuple(contrasts)
 
 
+def _hub_run(config: Mapping[str, Any], run: str, setting: str) -> DynamicsRun:
+    """A dynamics run that is a hub_rl run: a Hub model tuned by rules/hub_rl.smk, its base fetched."""
+    from rlcircuits.hub_rl import base_model, config_runs  # it imports this module's checkpoint layout
+
+    steps = config_runs(config)[run].checkpoints
+    if not steps:
+        raise SettingsError(f"config hub_rl.runs.{run}: a dynamics run needs checkpoint_every > 0")
+    base = RunPlan.fetched(base_model(config, configured_models(config["pairs"])))
+    return DynamicsRun(run, setting, f"results/{config['run_name']}/hub_rl/{run}", base, steps)
+
+
 def _zoo_run(zoo: Mapping[str, Any], folder: str, run: str, setting: str, where: str) -> DynamicsRun:
-    """A dynamics run that is a zoo.rl model (the trainer of another kind of run adds its own lookup)."""
+    """A dynamics run that is a zoo.rl model (a hub_rl run has its own lookup, _hub_run)."""
     trained = zoo.get("rl", {}).get(run)
     if trained is None:
-        raise SettingsError(f"{where} is not a model of zoo.rl")
+        raise SettingsError(f"{where} is neither a model of zoo.rl nor a run of hub_rl")
     if not trained.get("checkpoint_every") or "steps" not in trained:
         raise SettingsError(f"config zoo.rl.{run}: a dynamics run needs steps and checkpoint_every > 0")
     steps = checkpoint_steps(int(trained["steps"]), int(trained["checkpoint_every"]))
