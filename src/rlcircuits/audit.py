@@ -48,6 +48,14 @@ class Variant:
         """The variant's folder name, e.g. ``eap_ig-module-own_answer``."""
         return f"{self.method}-{self.granularity}-{self.loss}"
 
+    @classmethod
+    def from_name(cls, name: str) -> Variant:
+        """The variant a folder name (:attr:`name`) stands for."""
+        parts = name.split("-")
+        if len(parts) != 3:
+            raise SettingsError(f"{name!r} is not a variant name (method-granularity-loss)")
+        return cls(*parts)  # type: ignore[arg-type]
+
     @property
     def label(self) -> str:
         return f"{_METHOD_LABELS[self.method]} · {self.granularity} · {_LOSS_LABELS[self.loss]}"

@@ -20,6 +20,7 @@ import pandas as pd
 
 from rlcircuits.claims import CLAIMS, VERDICT_RULE, Checklist, Claim, claims  # noqa: F401 (re-exported)
 from rlcircuits.contracts import ROLES
+from rlcircuits.robustness import RobustnessSection
 from rlcircuits.study import VERDICT_RULE as STUDY_VERDICT_RULE
 from rlcircuits.tables import METRICS
 from rlcircuits.truncation import cut_length
@@ -219,6 +220,7 @@ class ReportInputs:
     curve_models: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     study: StudySection | None = None
+    robustness: RobustnessSection | None = None  # only for a run with an audit section
 
 
 def render(inputs: ReportInputs, templates: Path) -> str:
@@ -253,6 +255,7 @@ def render(inputs: ReportInputs, templates: Path) -> str:
         curve_models=inputs.curve_models,
         notes=inputs.notes,
         study=inputs.study,
+        robustness=inputs.robustness,
         study_rule=STUDY_VERDICT_RULE,
         study_contrasts=study_rows(inputs.study.contrasts, "difference") if inputs.study else [],
         study_verdicts=study_rows(inputs.study.verdicts, "difference") if inputs.study else [],

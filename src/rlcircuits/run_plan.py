@@ -246,6 +246,10 @@ class RunPlan:
     ) -> str:
         return f"{self.out}/audit/{variant}/metrics/{pair}/{dataset}/alpha{alpha}.json"
 
+    def variant_metrics_files(self, variant: str) -> list[str]:
+        """An added variant's metrics files over the configured grid, in grid order."""
+        return [self.variant_metrics(variant, c.pair, c.dataset, c.alpha) for c in self.cells()]
+
     def variant_table1(self, variant: str = "{variant}") -> str:
         return f"{self.out}/audit/{variant}/table1.csv"
 

@@ -1,0 +1,141 @@
+"""The robustness audit: its config and paths in the run plan, the verdicts across variants, the page."""
+
+import copy
+import json
+import shutil
+
+import numpy as np
+import pytest
+import yaml
+
+from rlcircuits.audit import FaithfulnessRecord, MethodFaithfulness, Variant, audit_from_config, write_faithfulness
+from rlcircuits.errors import SettingsError
+from rlcircuits.figures import save_figure
+from rlcircuits.robustness import faithfulness_figure, verdict_rows
+from rlcircuits.run_plan import RunPlan
+from rlcircuits.vocabulary import CLAIM_TEXTS, CONTRADICTED, SUPPORTED
+from script_loader import load_script
+from test_claims import _table
+from test_report import run_dir  # noqa: F401 (the report's fixture run, reused)
+
+ONLINE = {f"g{i}": ("GRPO", True) for i in range(8)}
+AUDIT = {
+    "variants": [
+        {"method": "eap_ig", "granularity": "module", "loss": "own_answer"},
+        {"method": "eap", "granularity": "head", "loss": "shared_answer"},
+    ],
+    "faithfulness": {"alpha": 0.5, "fractions": [0.1], "single_edge": True},
+}
+
+
+def _config() -> dict:
+    pair = {"algorithm": "GRPO", "online": True, "template": "zoo", "max_new_tokens": 8}
+    return {
+        "run_name": "r",
+        "pairs": {"p": {**pair, "base": {"model": "m/base"}, "rl": {"model": "m/rl"}}},
+        "datasets": {"d": {"source": "local"}},
+        "alphas": [0.1, 0.5],
+        "attribution": {"method": "eap", "granularity": "module", "loss": "own_answer"},
+        "audit": AUDIT,
+    }
+
+
+def test_the_default_variants_paths_are_unchanged_and_the_others_sit_apart():
+    plan = RunPlan.from_config(_config())
+    without = RunPlan.from_config({k: v for k, v in _config().items() if k != "audit"})
+    assert without.audit is None and without.audit_files() == [] and without.faithfulness_files() == []
+    default, ig, heads = plan.audit.all_variants
+    assert plan.attribution_of(default, "p", "d", "0.5", "rl") == without.attribution("p", "d", "0.5", "rl")
+    assert plan.table1_of(default) == without.table("table1")
+    assert plan.attribution_of(ig, "p", "d", "0.5", "rl") == (
+        "results/r/audit/eap_ig-module-own_answer/attribution/p/d/alpha0.5/rl.npz"
+    )
+    assert plan.variant_metrics_files(heads.name) == [
+        f"results/r/audit/eap-head-shared_answer/metrics/p/d/alpha{a}.json" for a in ("0.1", "0.5")
+    ]
+    assert plan.audit.faithful_variants() == (default, ig)  # head-level graphs are not ablated
+    assert plan.audit.faithfulness.fractions == (0.0, 0.1, 1.0)
+    assert len(plan.audit_files()) == 2 + 2 + 2  # two Table 1s, base and rl records, the figure's two files
+    assert Variant.from_name(heads.name) == heads
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda c: c["audit"]["variants"].append(dict(c["audit"]["variants"][0])), r"variants\[2\].*listed twice"),
+        (
+            lambda c: c["audit"]["variants"].append({"method": "eap", "granularity": "module", "loss": "own_answer"}),
+            "attribution section's own choice",
+        ),
+        (lambda c: c["audit"]["faithfulness"].update(alpha=0.3), "0.3 is not one of alphas"),
+    ],
+)
+def test_a_bad_audit_section_is_a_named_settings_error(change, message):
+    config = copy.deepcopy(_config())
+    change(config)
+    with pytest.raises(SettingsError, match=message):
+        audit_from_config(config)
+
+
+def test_verdicts_across_variants_and_their_sentences():
+    rng = np.random.default_rng(0)
+    labels = ("paper", "A", "B")
+    as_claimed, online = _table(ONLINE, lambda pair, metric: 0.2 * (1 if metric != "complexity" else -1), rng)
+    rows = verdict_rows(
+        [as_claimed, as_claimed.assign(relative_change=-as_claimed["relative_change"]), None], labels, online, {}
+    )
+    by_text = {row.claim: row for row in rows}
+    intensity = by_text[CLAIM_TEXTS["intensity"]]
+    assert intensity.verdicts[:2] == (SUPPORTED, CONTRADICTED) and intensity.verdicts[2] is None
+    assert f"is {SUPPORTED} under the paper's choices; it survives no variant; it becomes {CONTRADICTED} under A" in (
+        intensity.sentence
+    )
+    same = verdict_rows([as_claimed, as_claimed], labels[:2], online, {})
+    assert all("and under every variant that has results (1 of 1)" in row.sentence for row in same)
+
+
+def _record(role: str) -> FaithfulnessRecord:
+    methods = tuple(
+        MethodFaithfulness(name, "own_answer", ((0.0, 0.0), (0.6, 0.8), (1.0, 1.0)), (0.5, 0.7))
+        for name in ("eap-module-own_answer", "eap_ig-module-own_answer")
+    )
+    return FaithfulnessRecord("llama_grpo", "arith", role, 0.5, 4, "m", ("a", "b"), 23, (0.0, 0.1, 1.0), methods)
+
+
+def test_the_page_shows_the_robustness_section_only_with_an_audit(run_dir, tmp_path):  # noqa: F811
+    root = tmp_path / "run"
+    shutil.copytree(run_dir, root)
+    config = yaml.safe_load((root / "config.yaml").read_text())
+    config["attribution"] = {"method": "eap", "granularity": "module", "loss": "own_answer"}
+    config["attribution"].update(ig_steps=16, ig_baseline="zero")
+    config["audit"] = {
+        "variants": AUDIT["variants"][:1],
+        "faithfulness": {"alpha": 0.5, "fractions": [0.1], "single_edge": True},
+    }
+    (root / "audit.yaml").write_text(yaml.safe_dump(config))
+    plan = RunPlan.from_config(config)
+    out = root / "results" / "unit"
+    variant_table = root / plan.variant_table1("eap_ig-module-own_answer")
+    variant_table.parent.mkdir(parents=True)
+    shutil.copy(out / "tables" / "table1.csv", variant_table)
+    records = [_record(role) for role in ("base", "rl")]
+    for record in records:
+        write_faithfulness(root / plan.faithfulness("llama_grpo", "arith", record.role), record)
+    save_figure(faithfulness_figure(records), root / plan.figure("faithfulness", "svg").removesuffix(".svg"))
+    render = load_script("render_report").main
+    pages = {}
+    for name in ("config.yaml", "audit.yaml"):
+        page = tmp_path / f"{name}.html"
+        with pytest.MonkeyPatch.context() as patch:
+            patch.chdir(root)
+            assert render(["--run-config", name, "--out", str(page)]) == 0
+        pages[name] = page.read_text()
+    assert "robustness" not in pages["config.yaml"].lower()
+    html = pages["audit.yaml"]
+    assert '<section id="robustness">' in html and 'href="#robustness"' in html
+    assert "EAP · module · own answer (the paper&#39;s choices)" in html and "EAP-IG · module · own answer" in html
+    assert "from the zero baseline, and its scores are not complete" in html  # the zero-baseline caveat
+    assert "<td>0.70</td>" in html  # the mean recovered fraction at 10% kept, (0.6 + 0.8) / 2
+    assert "+0.60 [+0.50, +0.70] (n = 4)" in html  # Spearman median and quartiles over both records' samples
+    assert "data:image/png;base64," in html.split('id="robustness"')[1].split("</section>")[0]
+    json.dumps([r.claim for r in verdict_rows([None], ("x",), {}, {})])  # no Table 1 at all: no rows, no error
