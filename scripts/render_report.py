@@ -19,8 +19,8 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from rlcircuits.cli import run_stage
 from rlcircuits.audit import read_faithfulness
+from rlcircuits.cli import run_stage
 from rlcircuits.contracts import ROLES, TRAINING_CURVE, TrainingCurve, read_graded, read_selection, read_training_curve
 from rlcircuits.errors import RLCircuitsError
 from rlcircuits.figures import (
