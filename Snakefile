@@ -49,7 +49,6 @@ if "audit" in config:
     include: "rules/faithfulness.smk"
 
 
-
 if "study" in config:
 
     include: "rules/study.smk"

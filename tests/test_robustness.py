@@ -17,6 +17,7 @@ from rlcircuits.vocabulary import CLAIM_TEXTS, CONTRADICTED, SUPPORTED
 from script_loader import load_script
 from test_claims import _table
 from test_report import run_dir  # noqa: F401 (the report's fixture run, reused)
+from workflow import job_counts, outputs, snakemake, workdir
 
 ONLINE = {f"g{i}": ("GRPO", True) for i in range(8)}
 AUDIT = {
@@ -139,3 +140,24 @@ def test_the_page_shows_the_robustness_section_only_with_an_audit(run_dir, tmp_p
     assert "+0.60 [+0.50, +0.70] (n = 4)" in html  # Spearman median and quartiles over both records' samples
     assert "data:image/png;base64," in html.split('id="robustness"')[1].split("</section>")[0]
     json.dumps([r.claim for r in verdict_rows([None], ("x",), {}, {})])  # no Table 1 at all: no rows, no error
+
+
+@pytest.mark.slow
+@pytest.mark.snakemake
+def test_the_paper_audit_adds_its_jobs_and_keeps_the_runs_own(tmp_path):
+    """config/audit_paper.yaml merged into the paper's config: every job of the paper's DAG is still
+    there with its own paths, and each variant adds one attribute job per pair x role x dataset."""
+    folder = workdir(tmp_path)
+    done = snakemake(folder, "-n", "-p", "--configfile", "config/paper.yaml", "config/audit_paper.yaml")
+    assert done.returncode == 0, done.stdout + done.stderr
+    counts = job_counts(done.stdout)
+    assert counts["attribute"] == 24 and counts["analyze"] == 4 * 3 * 4  # the paper's own, as without the audit
+    assert counts["audit_attribute"] == 3 * 24 and counts["audit_analyze"] == 3 * 48 and counts["audit_tables"] == 3
+    assert counts["faithfulness"] == 24 and counts["faithfulness_figure"] == 1
+    assert len(outputs(done.stdout, r"results/paper/attribution/\S+?\.npz")) == 4 * 3 * 4 * 2
+    commands = [line for line in done.stdout.splitlines() if "scripts/" in line]
+    heads = [c for c in commands if "attribute.py" in c and "audit/eap-head-own_answer/attribution/mistral/math/" in c]
+    assert len(heads) == 2 and all("--method eap " in c and "--granularity head" in c for c in heads)
+    faithfulness = [c for c in commands if "scripts/faithfulness.py" in c]
+    assert len(faithfulness) == 24 and not any("--single-edge" in c for c in faithfulness)
+    assert all(c.count(".npz") == 3 for c in faithfulness)  # the run's own graph and two module-level variants
