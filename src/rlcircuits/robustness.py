@@ -136,6 +136,7 @@ def faithfulness_figure(records: Sequence[FaithfulnessRecord]) -> plt.Figure:
         curves.plot([100 * f for f in fractions], means, marker="o", markersize=3, label=Variant.from_name(name).label)
     curves.axhline(1.0, color="grey", linewidth=0.6, linestyle=":")
     curves.set_xscale("symlog", linthresh=1.0)
+    curves.set_xlim(0, 100)
     curves.set_xlabel("edges kept, top % by |score| (the rest zero-ablated)")
     curves.set_ylabel("fraction of loss gap recovered")
     curves.set_title("Faithfulness curve (mean over samples)")
