@@ -44,7 +44,7 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=100)
     parser.add_argument("--alpha", type=float, default=0.5)
     parser.add_argument("--ig-steps", type=int, default=32)
-    parser.add_argument("--variants", type=int, default=4, help="module-level graphs the faithfulness job ranks")
+    parser.add_argument("--variants", type=int, default=3, help="module-level graphs the faithfulness job ranks")
     parser.add_argument("--fractions", type=int, default=10, help="points of the faithfulness curve")
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
