@@ -2,13 +2,25 @@
 
 import copy
 import json
+import os
 import shutil
+import time
 
 import numpy as np
 import pytest
 import yaml
 
-from rlcircuits.audit import FaithfulnessRecord, MethodFaithfulness, Variant, audit_from_config, write_faithfulness
+import records
+import tiny_models
+from rlcircuits.audit import (
+    FaithfulnessRecord,
+    MethodFaithfulness,
+    Variant,
+    audit_from_config,
+    read_faithfulness,
+    write_faithfulness,
+)
+from rlcircuits.contracts import ROLES
 from rlcircuits.errors import SettingsError
 from rlcircuits.figures import save_figure
 from rlcircuits.robustness import faithfulness_figure, verdict_rows
@@ -17,7 +29,7 @@ from rlcircuits.vocabulary import CLAIM_TEXTS, CONTRADICTED, SUPPORTED
 from script_loader import load_script
 from test_claims import _table
 from test_report import run_dir  # noqa: F401 (the report's fixture run, reused)
-from workflow import job_counts, outputs, snakemake, workdir
+from workflow import job_counts, outputs, paper_config, snakemake, workdir, write_config
 
 ONLINE = {f"g{i}": ("GRPO", True) for i in range(8)}
 AUDIT = {
@@ -88,11 +100,11 @@ def test_verdicts_across_variants_and_their_sentences():
     by_text = {row.claim: row for row in rows}
     intensity = by_text[CLAIM_TEXTS["intensity"]]
     assert intensity.verdicts[:2] == (SUPPORTED, CONTRADICTED) and intensity.verdicts[2] is None
-    assert f"is {SUPPORTED} under the paper's choices; it survives no variant; it becomes {CONTRADICTED} under A" in (
+    assert f": {SUPPORTED} under the paper's choices; it survives no variant; it becomes {CONTRADICTED} under A" in (
         intensity.sentence
     )
     same = verdict_rows([as_claimed, as_claimed], labels[:2], online, {})
-    assert all("and under every variant that has results (1 of 1)" in row.sentence for row in same)
+    assert all("; the same under every variant that has results (1 of 1)" in row.sentence for row in same)
 
 
 def _record(role: str) -> FaithfulnessRecord:
@@ -161,3 +173,105 @@ def test_the_paper_audit_adds_its_jobs_and_keeps_the_runs_own(tmp_path):
     faithfulness = [c for c in commands if "scripts/faithfulness.py" in c]
     assert len(faithfulness) == 24 and not any("--single-edge" in c for c in faithfulness)
     assert all(c.count(".npz") == 3 for c in faithfulness)  # the run's own graph and two module-level variants
+
+
+def _touch(paths, when: float) -> None:
+    for path in paths:
+        for item in [path, *path.rglob("*")] if path.is_dir() else [path]:
+            os.utime(item, (when, when))
+
+
+@pytest.mark.slow
+@pytest.mark.snakemake
+def test_a_real_audit_run_from_selected_samples_to_the_page(tmp_path):
+    """Everything up to the selection is laid down by hand (with older times, so nothing upstream
+    reruns); Snakemake then runs the run's own attribution and the audit's jobs for real on tiny
+    models and renders the page with its Robustness section."""
+    folder = workdir(tmp_path)
+    models = {
+        role: tiny_models.save(tiny_models.build("llama", seed=seed), folder / "m" / role)
+        for role, seed in (("base", 0), ("rl", 1))
+    }
+    data = folder / "data.jsonl"
+    data.write_text(json.dumps({"id": "q0", "question": "1+1", "answer": "2"}) + "\n")
+    config = paper_config()
+    config.update(
+        run_name="audit",
+        device="cpu",
+        pairs={
+            "toy": {
+                "algorithm": "GRPO",
+                "online": True,
+                "template": "zoo",
+                "max_new_tokens": 8,
+                **{role: {"model": f"./m/{role}"} for role in ROLES},
+            }
+        },
+        datasets={"d": {"source": "local", "format": "qa", "path": "data.jsonl"}},
+        alphas=[0.5],
+        figure2={"pair": "toy", "dataset": "d", "alpha": 0.5},
+        attribution={"layout": "paper", "dtype": "float32", "batch_tokens": 4096, "threads": 1, "ig_steps": 4},
+        metrics={**config["metrics"], "resamples": 99},
+        audit={**AUDIT, "faithfulness": {"alpha": 0.5, "fractions": [0.25], "single_edge": True}},
+    )
+    config["audit"]["variants"] = [
+        *AUDIT["variants"],
+        {"method": "eap", "granularity": "module", "loss": "shared_answer"},
+    ]
+    path = write_config(folder, config)
+    assert snakemake(folder, "results/audit/preflight.json", "--cores", "1", "--configfile", str(path)).returncode == 0
+    plan = RunPlan.from_config(config)
+    ids = [f"q{i}" for i in range(4)]
+    samples = [
+        {
+            "id": i,
+            **{
+                role: {"prompt_token_ids": [1, 5 + k, 9], "answer_token_ids": [20 + k + 7 * (role == "rl"), 30, 31, 32]}
+                for role in ROLES
+            },
+        }
+        for k, i in enumerate(ids)
+    ]
+    laid = []
+    for model in plan.models:
+        for maker, text in ((plan.generations, "{}\n"), (plan.graded, None)):
+            out = folder / maker(model, "d")
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(text or "".join(json.dumps(records.graded(i, True)) + "\n" for i in ids))
+            laid.append(out)
+    selection = folder / plan.selection("toy", "d")
+    selection.parent.mkdir(parents=True)
+    counts = ("questions", "base_correct", "rl_correct", "both_correct", "equal_prompt_length", "length_window")
+    record = {
+        "pair": "toy",
+        "dataset": "d",
+        "t_bar": 4.0,
+        "thresholds": {"beta": 0.5, "gamma": 1.5, "delta": 0.5, "n": 4, "seed": 42},
+        "counts": {**dict.fromkeys(counts, 4), "balanced": 4, "selected": 4},
+        "fewer_than_n": False,
+    }
+    selection.write_text(json.dumps({**record, "samples": samples}))
+    start = time.time() - 1000
+    _touch([data, *models.values()], start)
+    _touch([folder / plan.preflight], start + 100)
+    _touch(laid[0::2], start + 200)
+    _touch(laid[1::2], start + 300)
+    _touch([selection], start + 400)
+    done = snakemake(folder, plan.report, "--cores", "2", "--configfile", str(path), timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    ran = job_counts(done.stdout + done.stderr)
+    assert not {"generate", "grade", "select"} & set(ran), ran
+    assert ran["attribute"] == 2 and ran["audit_attribute"] == 2 * 3 and ran["faithfulness"] == 2, ran
+    for role in ROLES:
+        faith = read_faithfulness(folder / plan.faithfulness("toy", "d", role))
+        assert [m.variant for m in faith.methods] == [
+            "eap-module-own_answer",
+            "eap_ig-module-own_answer",
+            "eap-module-shared_answer",
+        ]
+        assert all(m.recovered[0] == pytest.approx((0,) * 4, abs=1e-5) for m in faith.methods)
+        assert all(m.spearman is not None for m in faith.methods)
+    html = (folder / plan.report).read_text()
+    section = html.split('<section id="robustness">')[1].split("</section>")[0]
+    assert "EAP · head · shared answer" in section and "data:image/png;base64," in section
+    assert section.count('class="verdict') == 5 * 4  # the checklist's rows x the paper's choice and three variants

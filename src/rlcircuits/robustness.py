@@ -70,9 +70,9 @@ def _sentence(claim: str, verdicts: Sequence[str | None], labels: Sequence[str])
     changed = [
         f"{v} under {label}" for label, v in zip(labels[1:], verdicts[1:], strict=True) if v not in (None, default)
     ]
-    head = f"“{claim}” is {default} under {PAPER_CHOICES}"
+    head = f"“{claim}”: {default} under {PAPER_CHOICES}"
     if not changed:
-        return f"{head} and under every variant that has results ({len(same)} of {len(labels) - 1})."
+        return f"{head}; the same under every variant that has results ({len(same)} of {len(labels) - 1})."
     kept = f"; it survives {', '.join(same)}" if same else "; it survives no variant"
     return f"{head}{kept}; it becomes {'; '.join(changed)}."
 
