@@ -37,6 +37,11 @@ if "zoo" in config:
     include: "rules/zoo.smk"
 
 
+if "hub_rl" in config:
+
+    include: "rules/hub_rl.smk"
+
+
 include: "rules/generate.smk"
 include: "rules/grade.smk"
 include: "rules/select.smk"
@@ -52,6 +57,11 @@ if "audit" in config:
 if "study" in config:
 
     include: "rules/study.smk"
+
+
+if "dynamics" in config:
+
+    include: "rules/dynamics.smk"
 
 
 include: "rules/report.smk"

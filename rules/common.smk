@@ -38,10 +38,12 @@ DATA_FILES = [
 ]
 
 
-def dataset_args(outputs):
-    """generate.py's flags for every dataset, each followed by its output file."""
+def dataset_args(outputs, names=None):
+    """generate.py's flags for every dataset (or those ``names``), each followed by its output file."""
     args = []
-    for (name, spec), out in zip(config["datasets"].items(), outputs, strict=True):
+    chosen = config["datasets"] if names is None else names
+    for name, out in zip(chosen, outputs, strict=True):
+        spec = config["datasets"][name]
         args.append(f"--dataset {name} --data-source {spec['source']}")
         if spec["source"] == "local":
             args.append(f"--data-path {spec['path']}")

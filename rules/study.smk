@@ -1,13 +1,14 @@
 # The controlled study (config key `study`, docs/DESIGN.md §4 "Study statistics"): each arm's pairs
 # are its seeds, analysed by the ordinary stages; this rule turns their Table 1 and Table 4 rows
-# into per-arm intervals over seeds, contrasts between arms, verdicts and forest plots. The plan
-# checked the study's arms at parse time (a study naming a pair it lacks, a seed twice or seeds of
-# different bases stops before any job runs).
+# (and, for accuracy about the task, every graded answer) into per-arm intervals, contrasts
+# between arms, verdicts and forest plots. The plan checked the study's arms at parse time (a
+# study naming a pair it lacks, a seed twice or seeds of different bases stops before any job runs).
 rule study:
     input:
         run_config=PLAN.run_config,
         table1=PLAN.table("table1"),
         table4=PLAN.table("table4"),
+        graded=sorted({cell[3] for cell in PLAN.table4_cells()}),
     output:
         PLAN.study_tables(),
         PLAN.study_figures(),

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Analyse one pair x dataset x alpha: metrics of base and RL under both conventions (ours and the
-paper's), permutation tests of the mean paired difference with their CIs (rlcircuits.stats),
-per-sample arrays.
+paper's), studentized bootstrap tests of each paired difference with the CIs that invert them
+(rlcircuits.stats), per-sample arrays.
 
 Reads the two attribution .npz files and writes metrics/{pair}/{dataset}/alpha{alpha}.json.
 """
@@ -31,8 +31,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--alpha", required=True, type=float)
     parser.add_argument("--out", required=True, help="output metrics JSON")
     add_settings(parser, MetricOptions(), HELPS, choices={"kurtosis_of": KURTOSIS_OF})
-    parser.add_argument("--resamples", type=int, default=9999, help="permutation and bootstrap resamples per test")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the permutations and resamples")
+    parser.add_argument("--resamples", type=int, default=9999, help="bootstrap resamples per test (at least 39)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap resamples")
     return parser.parse_args(argv)
 
 

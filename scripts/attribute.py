@@ -17,10 +17,10 @@ import argparse
 import logging
 import sys
 
-from rlcircuits.cli import run_stage
+from rlcircuits.cli import add_settings, run_stage
 from rlcircuits.contracts import ROLES, read_selection, save_attribution
-from rlcircuits.eap import DEFAULT_BATCH_TOKENS, MethodSettings, attribute, truncated_loss_input
-from rlcircuits.models import load_model
+from rlcircuits.eap import AttributionSettings, MethodSettings, attribute, truncated_loss_input
+from rlcircuits.models import LoadSettings, load_model
 from rlcircuits.options import DTYPE_NAMES, GRANULARITIES, IG_BASELINES, LAYOUTS, LOSS_TEXTS, METHODS
 from rlcircuits.truncation import cut_length
 
@@ -35,38 +35,31 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--out", required=True, nargs="+", help="output .npz path, one per (--method, --alpha), methods outermost"
     )
-    parser.add_argument("--layout", default="paper", choices=LAYOUTS, help="graph layout (default: paper)")
-    parser.add_argument(
-        "--granularity",
-        default="module",
-        choices=GRANULARITIES,
-        help="module: attention modules are nodes; head: each attention head is (default: module)",
-    )
     parser.add_argument(
         "--method", default=["eap"], nargs="+", choices=METHODS, help="attribution method(s) (default: eap)"
     )
-    parser.add_argument(
-        "--ig-steps", type=int, default=MethodSettings.ig_steps, help="EAP-IG path points m (default: %(default)s)"
+    add_settings(
+        parser,
+        AttributionSettings(),
+        {
+            "layout": "graph layout",
+            "granularity": "module: attention modules are nodes; head: each attention head is",
+            "loss": "own_answer: each model its own answer; shared_answer: the base's prompt and answer",
+            "batch_tokens": "token budget (rows x padded length) per forward",
+        },
+        choices={"layout": LAYOUTS, "granularity": GRANULARITIES, "loss": LOSS_TEXTS},
     )
-    parser.add_argument(
-        "--ig-baseline",
-        default=MethodSettings.ig_baseline,
-        choices=IG_BASELINES,
-        help="EAP-IG baseline input: mean embedding row or zero (default: %(default)s)",
+    add_settings(
+        parser,
+        MethodSettings(),
+        {"ig_steps": "EAP-IG path points m", "ig_baseline": "EAP-IG baseline input: mean embedding row or zero"},
+        choices={"ig_baseline": IG_BASELINES},
     )
-    parser.add_argument(
-        "--loss",
-        default="own_answer",
-        choices=LOSS_TEXTS,
-        help="own_answer: each model its own answer; shared_answer: the base's prompt and answer (default: own_answer)",
-    )
-    parser.add_argument("--dtype", default="bfloat16", choices=DTYPE_NAMES, help="model dtype (default: bfloat16)")
-    parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (default: cpu)")
-    parser.add_argument(
-        "--batch-tokens",
-        type=int,
-        default=DEFAULT_BATCH_TOKENS,
-        help=f"token budget (rows x padded length) per forward (default: {DEFAULT_BATCH_TOKENS})",
+    add_settings(
+        parser,
+        LoadSettings(),
+        {"dtype": "model dtype", "device": "torch device, e.g. cpu or cuda"},
+        choices={"dtype": DTYPE_NAMES},
     )
     parser.add_argument(
         "--trust-remote-code", action="store_true", help="allow model code from the Hub (off by default)"

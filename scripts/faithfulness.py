@@ -20,7 +20,7 @@ import numpy as np
 from rlcircuits.audit import FaithfulnessRecord, MethodFaithfulness, Variant, write_faithfulness
 from rlcircuits.cli import run_stage
 from rlcircuits.contracts import ROLES, AttributionFile, load_attribution, read_selection
-from rlcircuits.eap import DEFAULT_BATCH_TOKENS, truncated_loss_input
+from rlcircuits.eap import AttributionSettings, truncated_loss_input
 from rlcircuits.errors import InputFormatError
 from rlcircuits.faithfulness import Ablator, recovery_curve, spearman_per_sample
 from rlcircuits.models import load_model
@@ -45,7 +45,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--single-edge", action="store_true", help="also ablate each edge alone (one pass per edge)")
     parser.add_argument("--dtype", default="float32", choices=DTYPE_NAMES, help="model dtype (default: float32)")
     parser.add_argument("--device", default="cpu", help="torch device (default: cpu)")
-    parser.add_argument("--batch-tokens", type=int, default=DEFAULT_BATCH_TOKENS, help="rows x padded length per pass")
+    parser.add_argument(
+        "--batch-tokens", type=int, default=AttributionSettings.batch_tokens, help="rows x padded length per pass"
+    )
     parser.add_argument("--trust-remote-code", action="store_true", help="allow model code from the Hub")
     parser.add_argument("--out", required=True, help="output JSON")
     args = parser.parse_args(argv)

@@ -20,10 +20,16 @@ from typing import Any
 
 import torch
 
-from rlcircuits.cli import run_stage
+from rlcircuits.cli import add_settings, run_stage
 from rlcircuits.datasets import load_questions
 from rlcircuits.generation.answers import generate_datasets
-from rlcircuits.generation.backends import DEFAULT_BATCH_SIZE, GenerationSettings, open_backend, resolve_backend
+from rlcircuits.generation.backends import (
+    DEFAULT_BATCH_SIZE,
+    EngineOptions,
+    GenerationSettings,
+    open_backend,
+    resolve_backend,
+)
 from rlcircuits.models import load_tokenizer
 from rlcircuits.options import BACKEND_NAMES, DATA_FORMATS, DATA_SOURCES, DTYPE_NAMES
 
@@ -84,14 +90,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         + ", ".join(f"{engine} {size}" for engine, size in DEFAULT_BATCH_SIZE.items())
         + ")",
     )
-    parser.add_argument("--dtype", default="bfloat16", choices=DTYPE_NAMES, help="model dtype (default: bfloat16)")
     parser.add_argument(
         "--device",
         default="cuda" if torch.cuda.is_available() else "cpu",
         help="torch device for transformers; vLLM needs cuda (default: cuda if available, else cpu)",
     )
-    parser.add_argument("--backend", default="auto", choices=BACKEND_NAMES, help="generation engine (default: auto)")
-    parser.add_argument("--tensor-parallel-size", type=int, default=1, help="GPUs per model for vLLM (default: 1)")
+    add_settings(
+        parser,
+        EngineOptions(),
+        {
+            "backend": "generation engine",
+            "dtype": "model dtype",
+            "tensor_parallel_size": "GPUs per model for vLLM",
+        },
+        choices={"backend": BACKEND_NAMES, "dtype": DTYPE_NAMES},
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     args = parser.parse_args(argv)
     missing = [spec["dataset"] for spec in args.datasets if spec["out"] is None]

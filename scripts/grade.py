@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 
-from rlcircuits.cli import run_stage
+from rlcircuits.cli import add_settings, run_stage, settings_from
 from rlcircuits.contracts import read_generations, write_graded
-from rlcircuits.grading.pool import JudgePool
+from rlcircuits.grading.pool import GradingSettings, JudgePool
 from rlcircuits.grading.records import grade_generations
 
 log = logging.getLogger("grade")
@@ -26,18 +25,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--generations", required=True, help="generations JSONL from the generate stage")
     parser.add_argument("--out", required=True, help="graded JSONL to write")
-    parser.add_argument(
-        "--workers", type=int, default=os.cpu_count() or 1, help="grading processes (default: CPU count)"
+    add_settings(
+        parser,
+        GradingSettings(),
+        {"workers": "grading processes (this machine's CPU count)", "timeout": "hard limit per answer, seconds"},
     )
-    parser.add_argument("--timeout", type=float, default=10.0, help="hard limit per answer, seconds (default: 10)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     return parser.parse_args(argv)
 
 
 def grade(args: argparse.Namespace) -> None:
     records = read_generations(args.generations)
-    log.info("%s: %d answers, %d workers, %gs limit each", args.generations, len(records), args.workers, args.timeout)
-    with JudgePool(workers=args.workers, timeout=args.timeout) as pool:
+    settings = settings_from(args, GradingSettings)
+    log.info(
+        "%s: %d answers, %d workers, %gs limit each", args.generations, len(records), settings.workers, settings.timeout
+    )
+    with JudgePool(workers=settings.workers, timeout=settings.timeout) as pool:
         graded = grade_generations(records, pool, progress=not args.no_progress)
     write_graded(args.out, graded)
     statuses = [record.grade_status for record in graded]

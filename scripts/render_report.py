@@ -33,6 +33,7 @@ from rlcircuits.figures import (
 from rlcircuits.files import atomic_output
 from rlcircuits.provenance import provenance
 from rlcircuits.report import (
+    DynamicsSection,
     ReportInputs,
     StudySection,
     analysis_settings,
@@ -124,6 +125,22 @@ def _study(plan: RunPlan) -> StudySection | None:
     )
 
 
+def _dynamics(plan: RunPlan) -> DynamicsSection | None:
+    """The training dynamics' tables and figures, when the run has a dynamics section."""
+    if not plan.dynamics_runs:
+        return None
+    stems = sorted(
+        {Path(path).stem for path in plan.dynamics_figures()}, key=[Path(p).stem for p in plan.dynamics_figures()].index
+    )
+    return DynamicsSection(
+        figures={stem: inline_png(Path(plan.figure(stem))) for stem in stems},
+        settings=_csv(Path(plan.table("dynamics_settings"))),
+        effects=_csv(Path(plan.table("dynamics_effects"))),
+        datasets=list(plan.dynamics_datasets),
+        alphas=list(plan.dynamics_alphas),
+    )
+
+
 def _robustness(plan: RunPlan) -> RobustnessSection | None:
     """Each variant's claims verdicts and the faithfulness records, when the run has an audit section."""
     if plan.audit is None:
@@ -189,6 +206,8 @@ def gather(args: argparse.Namespace) -> ReportInputs:
         training_curves=png_data_uri(png_bytes(training_curves(curves))) if curves else None,
         curve_models=sorted(curves),
         study=_study(plan),
+        dynamics=_dynamics(plan),
+        shared_selection=plan.config.get("selection", {}).get("shared") == "base",
         robustness=_robustness(plan),
     )
 

@@ -1,12 +1,13 @@
 #!/usr/bin/env python
 """The controlled study's statistics over seeds (docs/DESIGN.md §4): tables and forest plots.
 
-Reads the run's Table 1 and Table 4 and the `study` key of its effective config
-(results/<run>/config.yaml; arms: one pair per seed; contrasts: arm minus versus arm) and
-writes, into --tables-dir, study_seeds.csv (every seed's value), study_arms.csv (mean and 95% CI
-over seeds per arm x metric x dataset x alpha), study_contrasts.csv (difference of arm means with
-Welch 95% CIs) and study_verdicts.csv (one verdict per contrast x metric); into --figures-dir, a
-forest plot per metric and for accuracy (study_<metric>.svg/.png).
+Reads the run's Table 1 and Table 4, the graded answers of every seed and of the base (the files
+the effective config names: accuracy intervals add the test questions' sampling to the seeds'),
+and the `study` key of its effective config (results/<run>/config.yaml; arms: one pair per seed;
+contrasts: arm minus versus arm) and writes, into --tables-dir, study_seeds.csv (every seed's
+value), study_arms.csv (mean and 95% CI per arm x metric x dataset x alpha), study_contrasts.csv
+(difference of arm means with 95% CIs) and study_verdicts.csv (one verdict per contrast x
+metric); into --figures-dir, a forest plot per metric and for accuracy (study_<metric>.svg/.png).
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ from pathlib import Path
 import pandas as pd
 
 from rlcircuits.cli import run_stage
+from rlcircuits.contracts import read_graded
 from rlcircuits.errors import InputFormatError, SettingsError
 from rlcircuits.figures import forest_plot, save_figure
 from rlcircuits.run_plan import RunPlan
-from rlcircuits.study import ACCURACY, arm_table, contrast_table, seed_values, verdicts
+from rlcircuits.study import ACCURACY, arm_table, contrast_table, question_changes, seed_values, verdicts
 from rlcircuits.tables import TABLE1_COLUMNS, TABLE4_COLUMNS, write_csv
 from rlcircuits.vocabulary import EXPECTED_DIRECTION, METRICS
 
@@ -47,6 +49,11 @@ def read_table(path: str, columns: tuple[str, ...]) -> pd.DataFrame:
     return frame
 
 
+def _correct(path: str) -> dict[str, bool]:
+    """Question id -> graded correct, from one model's graded file."""
+    return {record.id: record.correct for record in read_graded(path)}
+
+
 def build(args: argparse.Namespace) -> None:
     plan = RunPlan.from_file(args.run_config)
     if not plan.arms:
@@ -54,12 +61,17 @@ def build(args: argparse.Namespace) -> None:
     arms, contrasts = list(plan.arms), list(plan.contrasts)
     table1, table4 = read_table(args.table1, TABLE1_COLUMNS), read_table(args.table4, TABLE4_COLUMNS)
     seeds = seed_values(table1, table4, arms, sources=(args.table1, args.table4))
-    summary = arm_table(seeds, arms)
+    study_pairs = {pair for arm in arms for pair in arm.pairs}
+    cells = [cell for cell in plan.table4_cells() if cell[0] in study_pairs]
+    correct = {(pair, role, dataset): _correct(path) for pair, role, dataset, path in cells}
+    answers = question_changes(correct, arms, sorted({dataset for _, _, dataset, _ in cells}))
+    summary = arm_table(seeds, arms, answers=answers)
     tables, figures = Path(args.tables_dir), Path(args.figures_dir)
     write_csv(seeds, tables / "study_seeds.csv")
     write_csv(summary, tables / "study_arms.csv")
-    write_csv(contrast_table(seeds, contrasts), tables / "study_contrasts.csv")
-    write_csv(verdicts(seeds, arms, contrasts, {**EXPECTED_DIRECTION, ACCURACY: 1}), tables / "study_verdicts.csv")
+    write_csv(contrast_table(seeds, contrasts, answers=answers), tables / "study_contrasts.csv")
+    expected = {**EXPECTED_DIRECTION, ACCURACY: 1}
+    write_csv(verdicts(seeds, arms, contrasts, expected, answers=answers), tables / "study_verdicts.csv")
     labels = {arm.name: arm.label for arm in arms}
     for metric in (*METRICS, ACCURACY):
         save_figure(forest_plot(seeds, summary, metric, labels), figures / f"study_{metric}")

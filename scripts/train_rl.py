@@ -7,7 +7,8 @@ DPO samples fresh pairs at every step with the same settings otherwise. Continue
 controlled study's no-RL control, trains on the worked solutions of the same number of questions
 per step, steps and learning rate. Seeded and
 single-threaded: the same arguments give identical weights. OUT becomes a standard Hugging Face
-model folder, written beside OUT and renamed into place.
+model folder, written beside OUT and renamed into place; with --checkpoint-every N it holds the
+model every N steps too (OUT/checkpoints/step-NNNNNN, each an ordinary model folder).
 """
 
 from __future__ import annotations
@@ -42,6 +43,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             "seed": "sampling and data seed",
         },
     )
+    parser.add_argument(
+        "--checkpoint-every",
+        type=int,
+        default=0,
+        help="also save OUT/checkpoints/step-NNNNNN every this many steps (default: 0, none)",
+    )
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default: 1)")
     parser.add_argument("--out", required=True, help="output model folder")
     return parser.parse_args(argv)
@@ -49,7 +56,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def train(args: argparse.Namespace) -> None:
     settings = settings_from(args, RLSettings)
-    train_rl(args.algorithm, args.base, args.train, settings, args.out, threads=args.threads)
+    train_rl(
+        args.algorithm,
+        args.base,
+        args.train,
+        settings,
+        args.out,
+        threads=args.threads,
+        checkpoint_every=args.checkpoint_every,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

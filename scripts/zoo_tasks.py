@@ -14,23 +14,24 @@ import argparse
 import logging
 import sys
 
-from rlcircuits.cli import run_stage
-from rlcircuits.zoo.tasks import TASKS, make_splits, write_tasks
+from rlcircuits.cli import add_settings, run_stage, settings_from
+from rlcircuits.zoo.tasks import TASKS, SplitSettings, make_splits, write_tasks
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--task", required=True, choices=sorted(TASKS), help="which synthetic task")
-    parser.add_argument("--seed", type=int, default=0, help="generator seed (default: 0)")
-    parser.add_argument("--n-test", type=int, default=300, help="test questions (default: 300)")
-    parser.add_argument("--n-train", type=int, default=1200, help="train questions (default: 1200)")
+    add_settings(
+        parser, SplitSettings(), {"seed": "generator seed", "n_test": "test questions", "n_train": "train questions"}
+    )
     parser.add_argument("--test-out", required=True, help="output JSONL of the test split")
     parser.add_argument("--train-out", required=True, help="output JSONL of the train split")
     return parser.parse_args(argv)
 
 
 def write_splits(args: argparse.Namespace) -> None:
-    splits = make_splits(args.task, args.seed, args.n_test, args.n_train)
+    sizes = settings_from(args, SplitSettings)
+    splits = make_splits(args.task, sizes.seed, sizes.n_test, sizes.n_train)
     write_tasks(args.test_out, splits["test"])
     write_tasks(args.train_out, splits["train"])
     logging.getLogger("zoo_tasks").info(

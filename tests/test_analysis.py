@@ -41,11 +41,12 @@ def test_cell_record(npz_pair):
     assert intensity["base"] == pytest.approx(expected.mean())
     assert record["per_sample"]["intensity"]["base"] == pytest.approx(expected.tolist())
     for name, metric in record["metrics"].items():
-        assert metric["test"].startswith("role-swap" if name == "diversity" else "sign-flip"), name
+        assert "bootstrap-t" in metric["test"] and ("sign-flip" in metric["test"]) == (name != "diversity"), name
         assert 0 < metric["p_value"] <= 1 and metric["ci_low"] <= metric["difference"] <= metric["ci_high"], name
         assert metric["difference"] == pytest.approx(metric["rl"] - metric["base"]), name
         assert metric["ci_low"] <= metric["ci_high"] and set(metric["paper"]) == {"base", "rl"}, name
-    for name in ("complexity", "kurtosis"):  # the per-question metrics are means of the per-sample arrays
+    assert set(record["metrics"]) == {"intensity", "scale_free_intensity", "complexity", "kurtosis", "diversity"}
+    for name in ("scale_free_intensity", "complexity", "kurtosis"):  # means of the per-sample arrays
         assert record["metrics"][name]["rl"] == pytest.approx(np.mean(record["per_sample"][name]["rl"]))
     paper = record["metrics"]["intensity"]["paper"]
     full = base.scores.shape[1] * base.scores.shape[2]
@@ -71,6 +72,17 @@ def test_a_constant_sample_is_a_named_error_and_a_zero_base_edge_is_counted(npz_
     record = analyze_cell(unused, rl, label="cell-z", resamples=50)
     assert record["relative_edge_change"][0][0] is None and record["undefined_edge_changes"] == 1
     json.dumps(record, allow_nan=False)  # no NaN or inf reaches the JSON
+
+
+def test_a_model_that_only_rescales_its_scores_moves_raw_intensity_alone(npz_pair):
+    """RL = base with each question's scores multiplied by its own factor: only raw intensity changes."""
+    base = load_attribution(npz_pair["base"])
+    factors = np.linspace(0.3, 3.0, len(base.sample_ids)).reshape(-1, 1, 1)
+    rescaled = dataclasses.replace(base, scores=(base.scores * factors).astype(np.float32))
+    metrics = analyze_cell(base, rescaled, label="rescaled", resamples=99)["metrics"]
+    assert metrics["intensity"]["difference"] > 0 and metrics["intensity"]["p_value"] < 1
+    for name in ("scale_free_intensity", "complexity", "kurtosis", "diversity"):
+        assert metrics[name]["difference"] == pytest.approx(0.0, abs=1e-6), name
 
 
 def test_mismatched_samples_are_refused(npz_pair):
@@ -107,14 +119,14 @@ def test_cli_writes_the_metrics_json(npz_pair, tmp_path, capsys):
         "--alpha",
         "0.5",
         "--resamples",
-        "20",
+        "40",
         "--out",
         str(out),
     ]
     assert cli.main(args) == 0
     record = json.loads(out.read_text())
     assert (record["pair"], record["dataset"], record["alpha"]) == ("tiny", "toy", 0.5)
-    assert record["options"] == {"bins": 100, "kurtosis_of": "signed"} and record["resamples"] == 20
+    assert record["options"] == {"bins": 100, "kurtosis_of": "signed"} and record["resamples"] == 40
     missing = tmp_path / "nope.json"
     argv = [*args[:1], str(tmp_path / "absent.npz"), *args[2:-1], str(missing)]
     fails_cleanly(capsys, cli.main, argv, "analyze", "absent.npz: attribution file not found", [missing])

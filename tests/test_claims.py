@@ -6,6 +6,7 @@ import pytest
 from scipy import stats
 
 from rlcircuits.claims import DPO_MARGIN, claims, decide, fewest_pairs, sign_test
+from rlcircuits.report import checklist_intensity
 from rlcircuits.vocabulary import (
     CANNOT_TELL,
     CLAIM_TEXTS,
@@ -148,4 +149,19 @@ def test_an_ablation_row_and_a_pair_without_results():
     assert "online DPO from dpo's SFT model (online sampling the only difference)" in ablation.text
     assert ablation.verdict == CANNOT_TELL and ablation.pairs_for == 1
     assert rows[CLAIM_TEXTS["diversity"]].verdict == "no data" and rows[CLAIM_TEXTS["diversity"]].pairs == 0
-    assert len(rows) == 6 and all(row.level == pytest.approx(0.05 / 6) for row in rows.values())
+    # Five online-RL rows (scale-free intensity among them), the DPO row and the ablation row.
+    assert len(rows) == 7 and all(row.level == pytest.approx(0.05 / 7) for row in rows.values())
+
+
+def test_raw_intensity_alone_moving_is_a_verdict_that_does_not_survive_its_scale_free_row():
+    """Pairs whose tuned models only rescale their scores: raw intensity up in every pair, its scale-free
+    version and the other metrics not moved; the two intensity rows part, and the page says so."""
+    pairs = _many_pairs(12, 0)
+    table, online = _table(pairs, lambda p, m: 0.2 if m == "intensity" else 0.0, np.random.default_rng(7))
+    checklist = claims(table, online)
+    rows = _rows(checklist)
+    assert rows[CLAIM_TEXTS["intensity"]].verdict == SUPPORTED
+    assert rows[CLAIM_TEXTS["scale_free_intensity"]].verdict == INCONCLUSIVE
+    assert checklist_intensity(checklist).startswith(
+        "The intensity verdict does not survive: raw intensity reads “supported”, scale-free intensity “inconclusive”"
+    )

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from rlcircuits.vocabulary import METRICS
 from workflow import REPO, job_counts, outputs, snakemake, workdir, write_config
 
 pytestmark = [pytest.mark.slow, pytest.mark.snakemake]
@@ -23,8 +24,9 @@ def demo_config() -> dict:
 
 
 def test_demo_dag(tmp_path):
-    done = snakemake(workdir(tmp_path), "-n", "--configfile", "config/demo.yaml")
+    done = snakemake(workdir(tmp_path), "-n", "-p", "--configfile", "config/demo.yaml")
     assert done.returncode == 0, done.stderr
+    assert "--against-base" not in done.stdout and "--checkpoint-every" not in done.stdout  # the paper's selection
     counts = job_counts(done.stdout)
     assert (counts["zoo_tasks"], counts["train_sft"], counts["train_rl"]) == (3, 3, 5)
     # 8 distinct models (the three Qwen2 pairs share one SFT base): each generated once, over all 3 datasets.
@@ -38,10 +40,13 @@ def test_demo_dag(tmp_path):
 
 def test_study_dag(tmp_path):
     """config/study.yaml: one base, four arms of three seeds, every seed an ordinary pair, then the study rule."""
-    done = snakemake(workdir(tmp_path), "-n", "--configfile", "config/study.yaml")
+    done = snakemake(workdir(tmp_path), "-n", "-p", "--configfile", "config/study.yaml")
     assert done.returncode == 0, done.stderr
     counts = job_counts(done.stdout)
     assert (counts["zoo_tasks"], counts["train_sft"], counts["train_rl"]) == (3, 1, 12)
+    selects = [line for line in done.stdout.splitlines() if "scripts/select_samples.py" in line]
+    assert len(selects) == 36 and all("--against-base" in line for line in selects)  # one question set per dataset
+    assert "--checkpoint-every" not in done.stdout
     assert counts["generate"] == 1 + 12 and counts["select"] == 12 * 3 and counts["analyze"] == 12 * 3 * 2
     assert counts["study"] == 1 and counts["render_report"] == 1
 
@@ -149,7 +154,8 @@ def test_the_study_summarises_its_seeds(smoke_run):
     contrasts = pd.read_csv(out / "tables" / "study_contrasts.csv")
     assert set(contrasts.contrast) == {"RL vs more training"} and np.isfinite(contrasts.ci_low).all()
     verdicts = pd.read_csv(out / "tables" / "study_verdicts.csv")
-    assert sorted(verdicts.metric) == sorted(["accuracy", "complexity", "diversity", "intensity", "kurtosis"])
+    assert sorted(verdicts.metric) == sorted([*METRICS, "accuracy"])
+    assert set(verdicts.set_index("metric").population.items()) >= {("accuracy", "the task")}
     assert set(verdicts.verdict) <= {"supported", "contradicted", "inconclusive"}
     for metric in verdicts.metric:
         assert (out / "figures" / f"study_{metric}.png").is_file() and (
@@ -171,10 +177,47 @@ def test_the_report_shows_the_tables_figures_and_the_ablation(smoke_run):
         "train_rl",
     ):
         assert text in html, text
-    # Figures 2, 3(a), 3(b), the zoo's training curves, the study's five forest plots and its arms' curves.
-    assert html.count("data:image/png;base64,") == 4 + 5 + 1
+    # Figures 2, 3(a), 3(b), the zoo's curves, the study's forest plots (each metric, accuracy), its arms' curves.
+    assert html.count("data:image/png;base64,") == 4 + len(METRICS) + 1 + 1
     models = "rl/control, rl/control_seed1, rl/dpo, rl/grpo, rl/grpo_seed1, rl/online_dpo, sft/llama"
     assert f"Training curves of the mini zoo's models ({models})" in html
     assert "Controlled study" in html and "GRPO raises intensity more than continued SFT (RL vs more training)" in html
     assert "One line per seed (llama_control, llama_control_seed1, llama_grpo, llama_grpo_seed1)" in html
     assert "have no results" not in html  # every cell of the grid is there
+
+
+def test_dynamics_dag(tmp_path):
+    """config/dynamics.yaml: 8 runs of 6 checkpoints and the base, each measured once, beside a 4-pair grid."""
+    done = snakemake(workdir(tmp_path), "-n", "-p", "--configfile", "config/dynamics.yaml")
+    assert done.returncode == 0, done.stderr
+    trainings = [line for line in done.stdout.splitlines() if "scripts/train_rl.py" in line]
+    assert len(trainings) == 8 and all("--checkpoint-every 50" in line for line in trainings)
+    counts = job_counts(done.stdout)
+    assert (counts["zoo_tasks"], counts["train_sft"], counts["train_rl"]) == (3, 1, 8)
+    for rule in ("dynamics_generate", "dynamics_select", "dynamics_attribute", "dynamics_point"):
+        assert counts[rule] == 1 + 8 * 6, rule
+    assert counts["dynamics_grade"] == 49 and counts["dynamics_analyze"] == 48 and counts["dynamics"] == 1
+    assert counts["select"] == 4 and counts["render_report"] == 1
+
+
+def test_the_dynamics_measures_a_checkpoint_sequence(smoke_run):
+    """GRPO's checkpoints at steps 1 and 2, the control's at 2: each measured on the base's one question set."""
+    out = smoke_run / "results" / RUN
+    assert sorted(p.name for p in (out / "zoo" / "rl" / "grpo" / "checkpoints").iterdir()) == [
+        "step-000001",
+        "step-000002",
+    ]
+    assert sorted(p.name for p in (out / "zoo" / "rl" / "control" / "checkpoints").iterdir()) == ["step-000002"]
+    assert not (out / "zoo" / "rl" / "grpo_seed1" / "checkpoints").exists()
+    selections = sorted((out / "dynamics").glob("*/step-*/selection/arithmetic.json"))
+    assert len(selections) == 4
+    ids = {tuple(s["id"] for s in json.loads(path.read_text())["samples"]) for path in selections}
+    assert len(ids) == 1  # one question set for the base and every checkpoint
+    points = pd.read_csv(out / "tables" / "dynamics_points.csv")
+    steps = points.groupby("run")["step"].unique().map(sorted).to_dict()
+    assert steps == {"grpo": [0, 1, 2], "control": [0, 2]}
+    kl = points[points["quantity"] == "kl"]
+    assert (kl[kl["step"] == 0]["value"] == 0).all() and (kl["value"] >= 0).all()
+    assert set(pd.read_csv(out / "tables" / "dynamics_effects.csv")["contrast"]) == {"GRPO vs continued SFT"}
+    page = (out / "report" / "index.html").read_text()
+    assert "<h2>Training dynamics</h2>" in page and "The figure dynamics_" not in page

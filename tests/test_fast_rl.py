@@ -15,7 +15,7 @@ import tempfile
 import pytest
 import torch
 
-pytest.importorskip("trl")  # the image installs no TRL; the trl marker skips these tests there
+pytest.importorskip("trl", minversion="1.0")  # the zoo's TRL 1.x; the image has TRL 0.19, and no trl tests
 
 from datasets import Dataset
 from trl import GRPOConfig, GRPOTrainer, RLOOConfig, RLOOTrainer

@@ -20,6 +20,7 @@ from rlcircuits.figures import (
     save_figure,
     training_curves,
 )
+from rlcircuits.vocabulary import METRICS
 from script_loader import load_script
 
 
@@ -48,7 +49,7 @@ def _cell(pair: str, dataset: str, alpha: float, diversity_rl: float, seed: int)
         "dst_names": list(graph.dst_names),
         "relative_edge_change": [[None if np.isnan(x) else x for x in row] for row in change],
         "undefined_edge_changes": 0,
-        "metrics": {m: dict(metric) for m in ("intensity", "complexity", "kurtosis", "diversity")},
+        "metrics": {m: dict(metric) for m in METRICS},
         "output_edge_entropy": entropy,
         "options": {"bins": 100, "kurtosis_of": "signed"},
         "resamples": 999,

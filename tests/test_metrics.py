@@ -19,6 +19,7 @@ from rlcircuits.metrics import (
     output_edge_entropy,
     pooled_complexity,
     relative_edge_change,
+    scale_free_intensity_per_sample,
 )
 
 MASK = build_graph(2, "paper").edge_mask
@@ -134,6 +135,31 @@ def test_intensity_scales_linearly_and_the_rest_is_scale_free():
     assert pooled_complexity(scaled) == pytest.approx(pooled_complexity(values))
     assert diversity(correlation_matrix(scaled)) == pytest.approx(diversity(correlation_matrix(values)))
     np.testing.assert_allclose(output_edge_entropy(-7.5 * scores, MASK), output_edge_entropy(scores, MASK))
+
+
+def test_scale_free_intensity_by_hand():
+    values = np.array([[-1.0, 1.0, -1.0, 1.0], [0.0, 2.0, 0.0, 2.0], [0.0, 0.0, 0.0, 3.0]])
+    # mean |W| / sqrt(mean W^2): equal magnitudes 1; half the edges 1 / sqrt(2); one edge of four 1 / 2.
+    np.testing.assert_allclose(scale_free_intensity_per_sample(values), [1.0, 1 / math.sqrt(2), 0.5])
+    with pytest.raises(DegenerateSample, match="sample 1 is zero on every edge"):
+        scale_free_intensity_per_sample(np.array([[1.0, 2.0], [0.0, 0.0]]))
+
+
+def test_rescaling_each_sample_moves_raw_intensity_only():
+    """A model whose gradients or activations are only rescaled (by its own factor per question): our
+    convention's scale-free intensity, complexity, kurtosis and diversity do not move; raw intensity
+    scales with the factor; the paper's pooled complexity is scale-free for one common factor only."""
+    scores = _random_scores(n=8)
+    factors = np.random.default_rng(5).lognormal(0.0, 2.0, (8, 1, 1))
+    values, scaled = edge_values(scores, MASK), edge_values(factors * scores, MASK)
+    np.testing.assert_allclose(intensity_per_sample(scaled), factors.ravel() * intensity_per_sample(values))
+    for metric in (scale_free_intensity_per_sample, complexity_per_sample, kurtosis_per_sample):
+        np.testing.assert_allclose(metric(scaled), metric(values), err_msg=metric.__name__)
+    assert diversity(correlation_matrix(scaled)) == pytest.approx(diversity(correlation_matrix(values)))
+    assert pooled_complexity(scaled) != pytest.approx(pooled_complexity(values), rel=1e-3)
+    common = edge_values(0.01 * scores, MASK)
+    assert pooled_complexity(common) == pytest.approx(pooled_complexity(values))
+    np.testing.assert_allclose(scale_free_intensity_per_sample(-common), scale_free_intensity_per_sample(values))
 
 
 def test_non_edges_never_contribute_to_our_convention():

@@ -44,6 +44,10 @@ def _enum(*path: str) -> tuple[str, ...]:
             ("properties", "zoo", "properties", "rl", "additionalProperties", "properties", "algorithm"),
             options.ALGORITHMS,
         ),
+        (("$defs", "hub_rl_settings", "properties", "reward"), options.REWARDS),
+        (("$defs", "hub_rl_settings", "properties", "optimizer"), options.OPTIMIZERS),
+        (("$defs", "hub_rl_settings", "properties", "loss_type"), options.GRPO_LOSSES),
+        (("properties", "hub_rl", "properties", "train", "properties", "source"), options.DATA_SOURCES),
     ],
 )
 def test_the_schema_offers_exactly_the_named_options(path, values):

@@ -13,8 +13,11 @@ import browser
 import records
 from rlcircuits.contracts import TRAINING_CURVE, TrainingCurve, write_training_curve
 from rlcircuits.figures import diversity_bars, output_entropy_lines, relative_change_heatmap, save_figure
-from rlcircuits.report import table1_rows
-from rlcircuits.tables import table1, write_csv
+from rlcircuits.report import ReportInputs, StudySection, render, study_intensity, table1_rows
+from rlcircuits.study import ACCURACY, arm_table, contrast_table, seed_values, verdicts
+from rlcircuits.study_design import Contrast
+from rlcircuits.tables import TABLE1_COLUMNS, table1, write_csv
+from rlcircuits.vocabulary import EXPECTED_DIRECTION
 from script_loader import load_script
 from test_figures import _cell
 
@@ -125,7 +128,7 @@ def test_content_escaping_and_missing_cells(page):
     assert "&lt;b&gt;bold?&lt;/b&gt;" in html
     assert html.count("data:image/png;base64,") == 3
     assert "1 cell(s) of the configured grid have no results" in html
-    assert html.count(">missing</td>") == 4  # the missing cell's four metrics
+    assert html.count(">missing</td>") == 5  # the missing cell's five metrics
     for text in (
         "Claims checklist",
         "Online RL raises inter-sample diversity",
@@ -148,6 +151,9 @@ def test_content_escaping_and_missing_cells(page):
         "Bonferroni",
         "the design cannot tell",
         "llama_grpo (GRPO):",
+        "Online RL raises activation intensity relative to each sample&#39;s own scale",
+        "The intensity verdict survives: raw and scale-free intensity both read “the design cannot tell”; 1 of 1",
+        "p &lt; 0.05 exactly when the CI excludes 0",
     ):
         assert text in html, text
     assert "50-bin" not in html  # the config's value, not the metrics files'
@@ -203,3 +209,62 @@ def test_the_zoo_models_training_curves_are_drawn(run_dir, tmp_path, monkeypatch
     html = out.read_text()
     assert "Training curves of the mini zoo's models (rl/llama_grpo, sft/llama)" in html
     assert html.count('alt="Training curves') == 1
+
+
+def test_the_study_section_says_what_each_interval_is_about_and_whether_intensity_survives():
+    """The study's part of the page, rendered from rlcircuits.study's own tables."""
+    import test_study  # the study tests' synthetic seeds
+
+    rng = np.random.default_rng(3)
+    expected = {**EXPECTED_DIRECTION, ACCURACY: 1}
+    table1_rows, table4_rows, arms = test_study._tables({"grpo": 0.3, "control": 0.0}, 3, rng, expected=expected)
+    seeds = seed_values(table1_rows, table4_rows, arms)
+    contrasts = [Contrast("RL vs more training", "grpo", "control")]
+    answers = {arm.name: {d: rng.choice([-100.0, 0.0, 100.0], (3, 80)) for d in test_study.DATASETS} for arm in arms}
+    study = StudySection(
+        forest_plots={},
+        arms=arm_table(seeds, arms, answers=answers),
+        contrasts=contrast_table(seeds, contrasts, answers=answers),
+        verdicts=verdicts(seeds, arms, contrasts, expected, answers=answers),
+    )
+    inputs = ReportInputs(
+        run_name="unit",
+        table1=pd.DataFrame(columns=list(TABLE1_COLUMNS)),
+        table4=None,
+        grid=[],
+        online={},
+        ablations={},
+        alphas=[0.1],
+        selections=[],
+        figures=dict.fromkeys(("fig2", "fig3a", "fig3b")),
+        headline=None,
+        entropy_increases={},
+        reference={},
+        settings={},
+        provenance={
+            "commit": "x",
+            "hardware": dict.fromkeys(("python", "cpus", "machine", "gpu"), "-"),
+            "versions": {},
+            "models": [],
+            "stage_times": [],
+            "config": "",
+        },
+        study=study,
+    )
+    html = render(inputs, Path(__file__).parents[1] / "report")
+    assert "<td>the task</td>" in html and "<td>these selected questions</td>" in html
+    assert "RL vs more training: the intensity verdict survives: raw and scale-free intensity both read" in html
+    lines = study_intensity(
+        pd.DataFrame(
+            {
+                "contrast": ["c", "c"],
+                "metric": ["intensity", "scale_free_intensity"],
+                "verdict": ["supported", "inconclusive"],
+            }
+        )
+    )
+    assert lines == [
+        "c: the intensity verdict does not survive: raw intensity reads “supported”, scale-free intensity "
+        "“inconclusive” (what moved raw intensity may be the scale of gradients or activations, not the shape of "
+        "the circuit)."
+    ]

@@ -10,6 +10,8 @@ from script_loader import BENCH_DIR, SCRIPTS
 HELP_FLAGS = {
     "scripts/analyze.py": "--kurtosis-of",
     "scripts/attribute.py": "--batch-tokens",
+    "scripts/dynamics.py": "--run-config",
+    "scripts/dynamics_point.py": "--selection",
     "scripts/faithfulness.py": "--single-edge",
     "scripts/faithfulness_figure.py": "--records",
     "scripts/fetch_model.py": "--revision",
@@ -18,11 +20,12 @@ HELP_FLAGS = {
     "scripts/grade.py": "--workers",
     "scripts/preflight.py": "--config-name",
     "scripts/render_report.py": "--run-config",
-    "scripts/select_samples.py": "--delta",
+    "scripts/select_samples.py": "--against-base",
     "scripts/study.py": "--tables-dir",
     "scripts/table4.py": "--cell",
     "scripts/tables.py": "--algorithm",
-    "scripts/train_rl.py": "--prompts-per-step",
+    "scripts/train_rl.py": "--checkpoint-every",
+    "scripts/train_hub_rl.py": "--checkpoint-every",
     "scripts/train_sft.py": "--architecture",
     "scripts/zoo_tasks.py": "--n-test",
     "bench/bench_attribution.py": "--find-max-tokens",
@@ -37,7 +40,7 @@ def test_every_program_has_a_help_check():
     assert programs == set(HELP_FLAGS)
 
 
-# Programs that import TRL at module level: the container image has no TRL (the trl marker skips them there).
+# Programs that import the zoo's TRL 1.x at module level: the image has TRL 0.19 only (the trl marker skips them there).
 NEEDS_TRL = {"bench/bench_rl_step.py"}
 
 

@@ -10,7 +10,7 @@ from cli_failure import fails_cleanly
 from records import graded
 from rlcircuits.contracts import GradedRecord, read_selection
 from rlcircuits.errors import InputFormatError
-from rlcircuits.selection import SelectionParams, select_samples
+from rlcircuits.selection import SelectionParams, select_against_base, select_samples
 from script_loader import load_script
 
 
@@ -65,6 +65,27 @@ def test_hand_built_example():
     chosen = result.samples[0]
     assert chosen.rl.answer_token_ids[0] == 100  # each model keeps its own answer ids
     assert (result.pair, result.dataset) == ("p", "d")
+
+
+def test_selection_against_the_base_is_one_set_for_every_tuned_model():
+    base, rl = _graded()
+    other = [_answer(a.id, not a.correct, 5, 3, offset=200) for a in rl]  # another tuned model, every answer wrong
+    first, second = (
+        select_against_base(base, tuned, SelectionParams(n=2), pair=name, dataset="d")
+        for name, tuned in (("p", rl), ("p2", other))
+    )
+    # The base's correct answers q0 q2 q3 q4 q5: T_bar = (10+10+2+6+12)/5 = 8, window [4, 12]: q3 is out.
+    random.seed(42)
+    expected = random.sample(["q0", "q2", "q4", "q5"], 2)
+    assert first.t_bar == second.t_bar == 8.0
+    assert [s.id for s in first.samples] == [s.id for s in second.samples] == expected
+    assert [s.base for s in first.samples] == [s.base for s in second.samples]
+    assert all(s.rl.answer_token_ids[0] == 200 for s in second.samples)  # each its own answer, right or wrong
+    assert second.counts["rl_correct"] == 0 and first.counts["selected_rl_correct"] == 2
+    assert first.counts["selected"] == 2 and first.counts["length_window"] == 4
+    assert (first.counts["both_correct"], second.counts["both_correct"]) == (5, 0)
+    with pytest.raises(InputFormatError, match="pair p, dataset d: the tuned model's graded file"):
+        select_against_base(base, rl[1:], SelectionParams(), pair="p", dataset="d")
 
 
 def test_fewer_than_n_takes_all_and_says_so():

@@ -1,24 +1,33 @@
 """Study statistics over seeds (rlcircuits.study) on synthetic inputs, against scipy's own intervals."""
 
 import warnings
+import zlib
 
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
 from scipy import stats
+from scipy.special import expit
 
 from cli_failure import fails_cleanly
+from rlcircuits.contracts import GradedRecord, write_graded
 from rlcircuits.errors import InputFormatError, SettingsError
+from rlcircuits.run_plan import RunPlan
 from rlcircuits.study import (
     ACCURACY,
     ALL_DATASETS,
+    TASK,
     Interval,
     arm_table,
     contrast_table,
     detectable_difference,
     mean_interval,
+    question_changes,
     seed_values,
+    task_detectable,
+    task_interval,
+    task_spread,
     verdicts,
     welch_interval,
 )
@@ -180,7 +189,8 @@ def _run_config() -> dict:
         online = name.startswith("grpo")
         spec.update(algorithm="GRPO" if online else "continued SFT", online=online, template="zoo", max_new_tokens=8)
         spec["rl"] = {"model": f"zoo/rl/{name}"}
-    return {"run_name": "unit", "datasets": {"d": {"source": "local"}}, "alphas": [0.1], **config}
+    datasets = {dataset: {"source": "local"} for dataset in DATASETS}
+    return {"run_name": "unit", "datasets": datasets, "alphas": [0.1], **config}
 
 
 def test_arms_from_config_reads_and_checks_the_study():
@@ -207,8 +217,22 @@ def test_arms_from_config_reads_and_checks_the_study():
 
 
 def _study_inputs(folder, rng: np.random.Generator):
-    """A run's Table 1 and Table 4 (every column) and its config: GRPO with a planted effect, a null control."""
-    table1, table4, _ = _tables({"grpo": 0.2, "control": 0.0}, 2, rng, expected={**EXPECTED_DIRECTION, ACCURACY: 1})
+    """A run's Table 1, Table 4 (every column), graded answers and config: GRPO with a planted effect, a null control.
+
+    Table 4's accuracies are those of the graded answers, written where the run's plan looks for
+    them (relative to ``folder``, the working directory of the script under test).
+    """
+    table1, _, _ = _tables({"grpo": 0.3, "control": 0.0}, 2, rng, expected={**EXPECTED_DIRECTION, ACCURACY: 1})
+    plan = RunPlan.from_config(_run_config())
+    rows = []
+    for pair, role, dataset, path in plan.table4_cells():
+        chance = 0.5 + (0.2 if pair.startswith("grpo") and role == "rl" else 0.0)
+        correct = np.random.default_rng(zlib.crc32(path.encode())).uniform(size=40) < chance  # one file, one draw
+        write_graded(folder / path, [_graded(f"{dataset}-{i}", bool(c)) for i, c in enumerate(correct)])
+        rows.append({"pair": pair, "role": role, "dataset": dataset, "n": 40, "n_correct": int(correct.sum())})
+    table4 = pd.DataFrame(rows).assign(
+        accuracy_pct=lambda t: 100 * t.n_correct / 40, no_answer=0, timeouts=0, crashed=0
+    )
     paths = {}
     for name, frame, columns in (("table1", table1, TABLE1_COLUMNS), ("table4", table4, TABLE4_COLUMNS)):
         paths[name] = folder / f"{name}.csv"
@@ -218,6 +242,10 @@ def _study_inputs(folder, rng: np.random.Generator):
     return table4, paths
 
 
+def _graded(question: str, correct: bool) -> GradedRecord:
+    return GradedRecord(question, "q?", "1", "q?", (1,), "1" if correct else "2", (5,), "stop", "1", correct, "ok")
+
+
 def _argv(paths, folder) -> list[str]:
     return [
         *("--run-config", str(paths["config"]), "--table1", str(paths["table1"]), "--table4", str(paths["table4"])),
@@ -225,13 +253,20 @@ def _argv(paths, folder) -> list[str]:
     ]
 
 
-def test_the_study_script_writes_every_table_and_forest_plot(tmp_path):
-    _, paths = _study_inputs(tmp_path, np.random.default_rng(5))
+def test_the_study_script_writes_every_table_and_forest_plot(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    table4, paths = _study_inputs(tmp_path, np.random.default_rng(5))
     assert load_script("study").main(_argv(paths, tmp_path)) == 0
     found = pd.read_csv(tmp_path / "tables" / "study_verdicts.csv")
     assert found.metric.tolist() == [*EXPECTED_DIRECTION, ACCURACY]
-    assert found.set_index("metric").verdict["intensity"] == "supported"  # 0.2 against noise 0.02
-    assert set(pd.read_csv(tmp_path / "tables" / "study_arms.csv").n_seeds) == {2}
+    assert found.set_index("metric").verdict["intensity"] == "supported"  # 0.3 against noise 0.02
+    assert found.set_index("metric").population[ACCURACY] == TASK
+    arms = pd.read_csv(tmp_path / "tables" / "study_arms.csv")
+    assert set(arms.n_seeds) == {2}
+    # The accuracy rows' estimate is Table 4's change, whatever the interval adds.
+    grpo = arms[(arms.arm == "grpo") & (arms.metric == ACCURACY)].set_index("dataset")["mean"]
+    by_role = table4[table4.pair.str.startswith("grpo")].groupby(["dataset", "role"]).accuracy_pct.mean().unstack()
+    assert grpo[list(DATASETS)].to_numpy() == pytest.approx((by_role.rl - by_role.base)[list(DATASETS)].to_numpy())
     assert len(pd.read_csv(tmp_path / "tables" / "study_seeds.csv")) > 0
     assert len(pd.read_csv(tmp_path / "tables" / "study_contrasts.csv")) > 0
     for metric in found.metric:
@@ -239,7 +274,8 @@ def test_the_study_script_writes_every_table_and_forest_plot(tmp_path):
         assert (tmp_path / "figures" / f"study_{metric}.png").stat().st_size > 0
 
 
-def test_the_study_script_names_the_table_that_lacks_a_seed(tmp_path, capsys):
+def test_the_study_script_names_the_table_that_lacks_a_seed(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     table4, paths = _study_inputs(tmp_path, np.random.default_rng(6))
     table4[table4.pair != "control_s1"].reindex(columns=list(TABLE4_COLUMNS)).to_csv(paths["table4"], index=False)
     message = f"{paths['table4']}: no base or no rl accuracy of pair 'control_s1' (study arm control)"
@@ -295,7 +331,7 @@ def test_the_t_distribution_at_parse_time_is_scipys():
 
 
 def test_an_underpowered_design_is_warned_about_at_parse_time():
-    with pytest.warns(StudyDesignWarning, match=r"with 2 and 2 seeds.*11\.0 seed standard deviations or more"):
+    with pytest.warns(StudyDesignWarning, match=r"with 2 and 2 seeds.*11\.9 seed standard deviations or more"):
         arms_from_config(_config())
     config = _config()
     for arm in ("grpo", "control"):
@@ -308,3 +344,109 @@ def test_an_underpowered_design_is_warned_about_at_parse_time():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         arms_from_config(config)  # 12 seeds per arm detect 1.5 seed SDs: no warning
+
+
+# --- accuracy about the task: question sampling and seeds -------------------------------------
+
+
+def _task_truth(effect: float, seed_sd: float, question_sd: float, draws: int = 1_000_000) -> float:
+    """The task-level accuracy change (points) of an arm: over the task's questions and training seeds."""
+    rng = np.random.default_rng(99)
+    difficulty = rng.normal(0, 1.5, draws)
+    tuned = expit(difficulty + rng.normal(effect, seed_sd, draws) + rng.normal(0, question_sd, draws))
+    return 100 * float(tuned.mean() - expit(difficulty).mean())
+
+
+def _task_answers(rng, effects, seeds, questions, seed_sd, question_sd, agreement=0.95):
+    """One study's per-question changes per arm: questions drawn from the task (logit difficulty), each arm's
+    training a seed shift and a per-question shift; a tuned model keeps the base's luck on a question
+    with probability ``agreement`` (greedy answers of related models agree)."""
+    difficulty, luck = rng.normal(0, 1.5, questions), rng.uniform(size=questions)
+    base = luck < expit(difficulty)
+    found = {}
+    for arm, effect in effects.items():
+        logit = difficulty + rng.normal(0, question_sd, questions) + rng.normal(effect, seed_sd, (seeds, 1))
+        own = np.where(rng.uniform(size=(seeds, questions)) < agreement, luck, rng.uniform(size=(seeds, questions)))
+        found[arm] = 100.0 * ((own < expit(logit)).astype(float) - base)
+    return found
+
+
+@pytest.mark.parametrize(
+    ("seed_sd", "question_sd", "seeds", "questions", "least_new", "most_old"),
+    [(0.0, 0.5, 3, 900, 0.92, 0.75), (0.05, 0.3, 3, 300, 0.92, 0.88), (0.4, 0.3, 3, 300, 0.9, 1.0)],
+)
+def test_accuracy_intervals_cover_the_task_level_change(seed_sd, question_sd, seeds, questions, least_new, most_old):
+    """Coverage of the task's truth: the seed-only interval misses it when questions dominate; ours holds."""
+    effects = {"grpo": 0.4, "control": 0.1}
+    truth = {arm: _task_truth(effect, seed_sd, question_sd) for arm, effect in effects.items()}
+    rng, trials = np.random.default_rng(31), 300
+    covered = {"arm": 0, "contrast": 0, "seeds only": 0}
+    for _ in range(trials):
+        answers = _task_answers(rng, effects, seeds, questions, seed_sd, question_sd)
+        arm = task_interval([(1, {"d": answers["grpo"]})], 0.95)
+        contrast = task_interval([(1, {"d": answers["grpo"]}), (-1, {"d": answers["control"]})], 0.95)
+        old = mean_interval(answers["grpo"].mean(axis=1))
+        covered["arm"] += arm.low <= truth["grpo"] <= arm.high
+        covered["contrast"] += contrast.low <= truth["grpo"] - truth["control"] <= contrast.high
+        covered["seeds only"] += old.low <= truth["grpo"] <= old.high
+    rates = {key: value / trials for key, value in covered.items()}
+    assert least_new <= rates["arm"] <= 0.99 and least_new <= rates["contrast"] <= 0.99, rates
+    assert rates["seeds only"] <= most_old, rates
+
+
+def test_task_spread_is_the_two_way_anova_variance():
+    """One arm, one dataset: (MS_questions + MS_seeds - MS_residual) / (questions x seeds), Satterthwaite df."""
+    rng = np.random.default_rng(32)
+    y = rng.normal(0, 1, (4, 50)) + rng.normal(0, 1.5, (4, 1)) + rng.normal(0, 2, 50)
+    n_s, n_q = y.shape
+    grand = y.mean()
+    ms_q = n_s * ((y.mean(axis=0) - grand) ** 2).sum() / (n_q - 1)
+    ms_s = n_q * ((y.mean(axis=1) - grand) ** 2).sum() / (n_s - 1)
+    ss_e = ((y - grand) ** 2).sum() - (n_q - 1) * ms_q - (n_s - 1) * ms_s
+    ms_e = ss_e / ((n_s - 1) * (n_q - 1))
+    spread = task_spread([(1, {"d": y})])
+    assert spread.estimate == pytest.approx(grand)
+    assert spread.variance == pytest.approx((ms_q + ms_s - ms_e) / (n_q * n_s))
+    parts = [(ms_q, n_q - 1), (ms_s, n_s - 1), (-ms_e, (n_s - 1) * (n_q - 1))]
+    assert spread.df == pytest.approx(sum(m for m, _ in parts) ** 2 / sum(m**2 / df for m, df in parts))
+    # Seeds that vary no more than the residual: only the questions' part is left.
+    flat = rng.normal(0, 1, (3, 50)) + rng.normal(0, 2, 50)
+    assert task_spread([(1, {"d": flat - flat.mean(axis=1, keepdims=True)})]).variance == pytest.approx(
+        flat.mean(axis=0).var(ddof=1) / 50
+    )
+    assert task_detectable([(1, {"d": y})], 0.95) > 0 and np.isnan(task_detectable(None, 0.95))
+    assert np.isnan(task_interval(None, 0.95).low)
+
+
+def test_question_changes_align_questions_and_refuse_different_test_sets():
+    arms = [Arm("grpo", "GRPO", ("g0", "g1"))]
+    base = {"q1": True, "q2": False, "q3": False}
+    correct = {
+        ("g0", "base", "d"): base,
+        ("g0", "rl", "d"): {"q3": True, "q1": True, "q2": True},
+        ("g1", "base", "d"): dict(reversed(base.items())),
+        ("g1", "rl", "d"): {"q1": False, "q2": False, "q3": True},
+    }
+    np.testing.assert_array_equal(question_changes(correct, arms, ["d"])["grpo"]["d"], [[0, 100, 100], [-100, 0, 100]])
+    correct["g1", "rl", "d"] = {"q1": False, "q2": False}
+    with pytest.raises(InputFormatError, match=r"graded answers of g1 \(rl\) on d: not the questions g0 \(base\)"):
+        question_changes(correct, arms, ["d"])
+
+
+def test_tables_say_which_population_each_interval_is_about():
+    table1, table4, arms = _tables({"grpo": 0.2, "control": 0.0}, 3, np.random.default_rng(33))
+    seeds = seed_values(table1, table4, arms)
+    contrasts = [Contrast("c", "grpo", "control")]
+    answers = {
+        arm.name: {d: np.random.default_rng(34).choice([-100.0, 0.0, 100.0], (3, 60)) for d in DATASETS} for arm in arms
+    }
+    for frame in (arm_table(seeds, arms), contrast_table(seeds, contrasts), verdicts(seeds, arms, contrasts, EXPECTED)):
+        assert set(frame.set_index("metric").population.items()) >= {
+            (ACCURACY, "these test questions"),
+            ("intensity", "these selected questions"),
+        }
+    with_answers = arm_table(seeds, arms, answers=answers)
+    accuracy = with_answers[with_answers.metric == ACCURACY]
+    assert set(accuracy.population) == {TASK}
+    everything = accuracy[(accuracy.arm == "grpo") & (accuracy.dataset == ALL_DATASETS)].iloc[0]
+    assert everything["mean"] == pytest.approx(np.mean([answers["grpo"][d].mean() for d in DATASETS]))

@@ -6,6 +6,7 @@ import pytest
 from cli_failure import fails_cleanly
 from rlcircuits.errors import InputFormatError
 from rlcircuits.tables import TABLE1_COLUMNS, read_cell, table1
+from rlcircuits.vocabulary import METRICS
 from script_loader import load_script
 
 
@@ -25,7 +26,7 @@ def _cell(pair: str, alpha: float, p: float, base: float = 1.0, rl: float = 1.2)
         "pair": pair,
         "dataset": "math",
         "alpha": alpha,
-        "metrics": {m: dict(metric) for m in ("intensity", "complexity", "kurtosis", "diversity")},
+        "metrics": {m: dict(metric) for m in METRICS},
     }
 
 
@@ -33,14 +34,15 @@ def test_rows_directions_and_fdr():
     frame = table1(
         [_cell("qwen25", 0.1, 0.04), _cell("mistral", 0.5, 0.001, rl=0.8)], {"mistral": "PPO", "qwen25": "DPO"}
     )
-    assert list(frame.columns) == list(TABLE1_COLUMNS) and len(frame) == 8
-    assert list(frame["pair"]) == ["mistral"] * 4 + ["qwen25"] * 4
-    assert list(frame["metric"][:4]) == ["intensity", "complexity", "kurtosis", "diversity"]
+    assert list(frame.columns) == list(TABLE1_COLUMNS) and len(frame) == 10
+    assert list(frame["pair"]) == ["mistral"] * 5 + ["qwen25"] * 5
+    assert list(frame["metric"][:5]) == ["intensity", "scale_free_intensity", "complexity", "kurtosis", "diversity"]
     mistral = frame[frame["pair"] == "mistral"].set_index("metric")
     assert mistral.loc["intensity", "relative_change"] == pytest.approx(-0.2)
     # RL went down: only kurtosis (expected to fall) moved as the paper expects.
     assert mistral["as_expected"].to_dict() == {
         "intensity": False,
+        "scale_free_intensity": False,
         "complexity": False,
         "kurtosis": True,
         "diversity": False,
@@ -53,10 +55,10 @@ def test_rows_directions_and_fdr():
     assert mistral.loc["kurtosis", "difference"] == pytest.approx(-0.2) and mistral.loc[
         "kurtosis", "ci_low"
     ] == pytest.approx(-0.2)
-    # BH over 8 tests: p 0.001 (x4) -> q 0.002; p 0.04 (x4) -> q 0.04.
-    assert mistral["q_value"].tolist() == pytest.approx([0.002] * 4)
+    # BH over 10 tests: p 0.001 (x5) -> q 0.002; p 0.04 (x5) -> q 0.04.
+    assert mistral["q_value"].tolist() == pytest.approx([0.002] * 5)
     qwen = frame[frame["pair"] == "qwen25"]
-    assert qwen["q_value"].tolist() == pytest.approx([0.04] * 4) and qwen["significant"].all()
+    assert qwen["q_value"].tolist() == pytest.approx([0.04] * 5) and qwen["significant"].all()
 
 
 def test_cli_and_bad_files(tmp_path, capsys):
@@ -70,7 +72,7 @@ def test_cli_and_bad_files(tmp_path, capsys):
     assert cli.main(args) == 0
     first = out.read_bytes()
     assert cli.main(args) == 0 and out.read_bytes() == first  # byte-identical rerun
-    assert pd.read_csv(out)["algorithm"].tolist() == ["GRPO"] * 4 + ["unknown"] * 4
+    assert pd.read_csv(out)["algorithm"].tolist() == ["GRPO"] * 5 + ["unknown"] * 5
     old = tmp_path / "old.json"  # an analyze of before the paper convention existed
     cell = _cell("a", 0.3, 0.5)
     del cell["metrics"]["kurtosis"]["paper"]
@@ -79,7 +81,15 @@ def test_cli_and_bad_files(tmp_path, capsys):
         read_cell(old)
     broken = tmp_path / "broken.json"
     broken.write_text(json.dumps({"pair": "x", "dataset": "d", "alpha": 0.1, "metrics": {"intensity": {}}}))
-    with pytest.raises(InputFormatError, match=r"broken\.json: missing metrics complexity, kurtosis, diversity"):
+    with pytest.raises(
+        InputFormatError, match=r"broken\.json: missing metrics scale_free_intensity, complexity, kurtosis, diversity"
+    ):
         read_cell(broken)
+    before = tmp_path / "before.json"  # an analyze of before the scale-free intensity existed
+    cell = _cell("a", 0.3, 0.5)
+    del cell["metrics"]["scale_free_intensity"]
+    before.write_text(json.dumps(cell))
+    with pytest.raises(InputFormatError, match=r"missing metrics scale_free_intensity \(written by an older analyze"):
+        read_cell(before)
     argv = ["--metrics", str(broken), "--out", str(tmp_path / "t.csv")]
     fails_cleanly(capsys, cli.main, argv, "tables", "broken.json: missing metrics", [tmp_path / "t.csv"])

@@ -23,8 +23,9 @@ from rlcircuits.generation.stopping import stop_rule
 from rlcircuits.grading.pool import JudgePool
 from rlcircuits.models import load_model, load_tokenizer
 from rlcircuits.prompts import get_template
+from rlcircuits.run_plan import CHECKPOINTS, checkpoint_path, checkpoint_steps
 from rlcircuits.zoo import TEMPLATE, rl
-from rlcircuits.zoo.rl import RLSettings, correctness_reward, grade_answers, prompt_rows, train_rl
+from rlcircuits.zoo.rl import CURVES, RLSettings, correctness_reward, grade_answers, prompt_rows, train_rl
 from rlcircuits.zoo.tasks import TASKS, make_splits, read_tasks, write_tasks
 from rlcircuits.zoo.tokenizer import build_tokenizer
 from rlcircuits.zoo.training import (
@@ -489,3 +490,36 @@ def test_training_clis_report_bad_input_in_one_line(tmp_path, capsys):
     fails_cleanly(capsys, sft_cli, argv, "train_sft", "must divide", [sft_out])
     argv = ["--algorithm", "dpo", "--beta", "0", "--base", str(tmp_path), "--train", missing, "--out", str(rl_out)]
     fails_cleanly(capsys, rl_cli, argv, "train_rl", "dpo needs beta > 0", [rl_out])
+
+
+@pytest.mark.slow
+@pytest.mark.trl
+@pytest.mark.parametrize("algorithm", ["grpo", "continued_sft"])
+def test_checkpoints_are_loadable_models_along_the_run_and_change_nothing(
+    tmp_path, train_files, qwen2_base, mixed_verdicts, algorithm
+):
+    """checkpoint_every=2 over 4 steps: step-000002 and step-000004, the last one the final model."""
+    settings = replace(TINY_RL, steps=4)
+    metric = CURVES[algorithm][0]
+    train_rl(algorithm, qwen2_base, train_files, settings, tmp_path / "plain")
+    train_rl(algorithm, qwen2_base, train_files, settings, tmp_path / "run", checkpoint_every=2)
+    assert not (tmp_path / "plain" / CHECKPOINTS).exists()  # without the key: the folder of today
+    folders = sorted((tmp_path / "run" / CHECKPOINTS).iterdir())
+    assert [p.name for p in folders] == ["step-000002", "step-000004"]
+    assert [Path(checkpoint_path(tmp_path / "run", step)) for step in checkpoint_steps(4, 2)] == folders
+    final_curve = _curve(tmp_path / "run", metric, 4)
+    for folder, step in zip(folders, (2, 4), strict=True):
+        _assert_loadable_zoo_model(folder, train_files)
+        assert json.loads((folder / METADATA).read_text())["step"] == step
+        assert _curve(folder, metric, step) == final_curve[:step]
+    final, last, plain = (_weights(p) for p in (tmp_path / "run", folders[-1], tmp_path / "plain"))
+    assert all(torch.equal(final[k], last[k]) and torch.equal(final[k], plain[k]) for k in final)
+    middle = _weights(folders[0])
+    assert not all(torch.equal(final[k], middle[k]) for k in final)
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_checkpoint_steps_and_paths():
+    assert checkpoint_steps(300, 50) == (50, 100, 150, 200, 250, 300)
+    assert checkpoint_steps(10, 4) == (4, 8) and checkpoint_steps(10, 0) == () and checkpoint_steps(3, 5) == ()
+    assert checkpoint_path("results/r/zoo/rl/grpo", 150) == "results/r/zoo/rl/grpo/checkpoints/step-000150"

@@ -26,11 +26,12 @@ from rlcircuits.metrics import (
     output_edge_entropy,
     pooled_complexity,
     relative_edge_change,
+    scale_free_intensity_per_sample,
 )
-from rlcircuits.stats import compare, diversity_statistic, paired_mean
+from rlcircuits.stats import paired_diversity, paired_mean
 from rlcircuits.vocabulary import EXPECTED_DIRECTION
 
-PER_SAMPLE = ("intensity", "complexity", "kurtosis")
+PER_SAMPLE = ("intensity", "scale_free_intensity", "complexity", "kurtosis")
 
 
 def _check_pair(base: AttributionFile, rl: AttributionFile, label: str) -> None:
@@ -47,7 +48,7 @@ def _check_pair(base: AttributionFile, rl: AttributionFile, label: str) -> None:
 
 
 def _per_sample(values: np.ndarray, options: MetricOptions, ids: np.ndarray, where: str) -> dict[str, np.ndarray]:
-    """Intensity, robust complexity and kurtosis of each sample; a degenerate sample is named."""
+    """Intensity (raw and scale-free), robust complexity and kurtosis of each sample; a degenerate sample is named."""
     try:
         kurtosis = kurtosis_per_sample(values, options)
         correlation_matrix(values)  # diversity needs every sample to vary too
@@ -55,6 +56,7 @@ def _per_sample(values: np.ndarray, options: MetricOptions, ids: np.ndarray, whe
         raise InputFormatError(f"{where}: sample {ids[exc.index]!s} {exc.reason}") from None
     return {
         "intensity": intensity_per_sample(values),
+        "scale_free_intensity": scale_free_intensity_per_sample(values),
         "complexity": complexity_per_sample(values, options),
         "kurtosis": kurtosis,
     }
@@ -73,7 +75,8 @@ def paper_convention(
     for role, scores in (("base", base_scores), ("rl", rl_scores)):
         values = edge_values(scores, mask, "paper")
         per_sample = _per_sample(values, options, ids, f"{label} ({role}, paper convention)")
-        result["intensity"][role] = float(per_sample["intensity"].mean())
+        for name in ("intensity", "scale_free_intensity"):
+            result[name][role] = float(per_sample[name].mean())
         result["kurtosis"][role] = float(per_sample["kurtosis"].mean())
         result["complexity"][role] = pooled_complexity(values, options)
         result["diversity"][role] = diversity(correlation_matrix(values))
@@ -102,7 +105,7 @@ def analyze_cell(
         for name in PER_SAMPLE
     }
     pooled = correlation_matrix(np.concatenate([values["base"], values["rl"]]))
-    comparisons["diversity"] = compare(diversity_statistic(pooled), n, resamples=resamples, seed=seed)
+    comparisons["diversity"] = paired_diversity(pooled, resamples=resamples, seed=seed)
     paper = paper_convention(base.scores, rl.scores, mask, options, ids, label)
     change = relative_edge_change(base.scores, rl.scores, mask)
     return {

@@ -36,15 +36,21 @@ def add_settings(
     """One ``--field-name`` option per named field of a settings dataclass, typed and defaulted by it.
 
     The dataclass stays the one place a default is written; the help says it. A field named in
-    ``choices`` accepts only those values.
+    ``choices`` accepts only those values; a boolean field takes ``true`` or ``false``.
     """
     for name, text in helps.items():
         default = getattr(defaults, name)
         flag = "--" + name.replace("_", "-")
         allowed = (choices or {}).get(name)
-        parser.add_argument(
-            flag, type=type(default), default=default, choices=allowed, help=f"{text} (default: {default})"
-        )
+        kind = _boolean if isinstance(default, bool) else type(default)
+        parser.add_argument(flag, type=kind, default=default, choices=allowed, help=f"{text} (default: {default})")
+
+
+def _boolean(text: str) -> bool:
+    """``true``/``false`` (any case), as a config's YAML booleans reach the command line."""
+    if text.lower() not in ("true", "false"):
+        raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+    return text.lower() == "true"
 
 
 S = TypeVar("S")

@@ -1,5 +1,9 @@
 """The benchmarks: GSM8K, MATH (or MATH-500) and College Math as (id, question, gold) triples.
 
+The analysis reads test splits; GSM8K's and MATH's train splits feed the paper-scale RL trainer
+(``rlcircuits.hub_rl``). A train question's id names its split (``gsm8k-train-0000``), so it can
+never be mistaken for the test question of the same line number.
+
 Sources: local JSON-lines files in the formats of ``shared/data`` (fully offline), or the
 Hugging Face Hub. College Math has no official Hub release: its "hub" source downloads the
 pinned raw file of the Qwen2.5-Math repository and refuses it unless the sha256 matches.
@@ -23,7 +27,7 @@ from typing import Any
 from rlcircuits.errors import InputFormatError, SettingsError
 from rlcircuits.files import iter_jsonl
 from rlcircuits.latex import last_boxed
-from rlcircuits.options import DATA_FORMATS, DATA_SOURCES, DataFormat, DataSource
+from rlcircuits.options import DATA_FORMATS, DATA_SOURCES, SPLITS, DataFormat, DataSource, Split
 
 # File formats (rlcircuits.options.DATA_FORMATS): the four benchmarks' own, and "qa" ({"id",
 # "question", "gold"} per line) for task sets this project generates itself (the mini zoo's).
@@ -63,15 +67,15 @@ def _field(record: Any, key: str, where: str) -> str:
     return value
 
 
-def _gsm8k(record: Any, index: int, where: str) -> Question:
+def _gsm8k(record: Any, index: int, where: str, prefix: str = "gsm8k") -> Question:
     answer = _field(record, "answer", where)
     if "####" not in answer:
         raise InputFormatError(f"{where}: GSM8K answer has no '####' final-answer line")
     gold = answer.split("####")[-1].strip().replace(",", "")
-    return Question(f"gsm8k-{index:04d}", _field(record, "question", where), gold)
+    return Question(f"{prefix}-{index:04d}", _field(record, "question", where), gold)
 
 
-def _math(record: Any, _index: int, where: str) -> Question:
+def _math(record: Any, _index: int, where: str, _prefix: str = "") -> Question:
     problem = _field(record, "problem", where)
     gold = last_boxed(_field(record, "solution", where))
     if not gold:
@@ -79,24 +83,24 @@ def _math(record: Any, _index: int, where: str) -> Question:
     return Question(_math_id("math", problem), problem, gold)
 
 
-def _math500(record: Any, _index: int, where: str) -> Question:
+def _math500(record: Any, _index: int, where: str, _prefix: str = "") -> Question:
     problem = _field(record, "problem", where)
     return Question(_math_id("math", problem), problem, _field(record, "answer", where).strip())
 
 
-def _college_math(record: Any, index: int, where: str) -> Question:
-    return Question(
-        f"college_math-{index:04d}", _field(record, "question", where), _field(record, "answer", where).strip()
-    )
+def _college_math(record: Any, index: int, where: str, prefix: str = "college_math") -> Question:
+    return Question(f"{prefix}-{index:04d}", _field(record, "question", where), _field(record, "answer", where).strip())
 
 
-def _qa(record: Any, _index: int, where: str) -> Question:
+def _qa(record: Any, _index: int, where: str, _prefix: str = "") -> Question:
     return Question(
         _field(record, "id", where), _field(record, "question", where), _field(record, "gold", where).strip()
     )
 
 
-_PARSERS: dict[str, Callable[[Any, int, str], Question]] = {
+# (record, 0-based index, where, id prefix): GSM8K and College Math ids are the prefix and the line
+# number; MATH's hash the problem and qa files carry their own.
+_PARSERS: dict[str, Callable[[Any, int, str, str], Question]] = {
     "gsm8k": _gsm8k,
     "math": _math,
     "math500": _math500,
@@ -113,8 +117,8 @@ def _read_jsonl(path: Path) -> Iterator[Row]:
         yield where, index, record
 
 
-def _hub_rows(name: str) -> Iterator[Row]:
-    """Test-split records from the Hub; MATH joins its seven subject configs in a fixed order."""
+def _hub_rows(name: str, split: Split = "test") -> Iterator[Row]:
+    """A split's records from the Hub; MATH joins its seven subject configs in a fixed order."""
     from datasets import load_dataset
 
     splits = {
@@ -124,8 +128,8 @@ def _hub_rows(name: str) -> Iterator[Row]:
     }[name]
     index = 0
     for repo, config in splits:
-        for row, record in enumerate(load_dataset(repo, config, split="test")):
-            yield f"{repo}[{config or 'default'}] test row {row}", index, record
+        for row, record in enumerate(load_dataset(repo, config, split=split)):
+            yield f"{repo}[{config or 'default'}] {split} row {row}", index, record
             index += 1
 
 
@@ -159,12 +163,13 @@ def fetch_college_math(dest: Path, url: str = COLLEGE_MATH_URL, sha256: str = CO
     return dest
 
 
-def _parse(data_format: DataFormat, rows: Iterator[Row]) -> list[Question]:
+def _parse(data_format: DataFormat, rows: Iterator[Row], split: Split) -> list[Question]:
     parse = _PARSERS[data_format]
+    prefix = data_format if split == "test" else f"{data_format}-{split}"
     questions: list[Question] = []
     first_seen: dict[str, str] = {}
     for where, index, record in rows:
-        question = parse(record, index, where)
+        question = parse(record, index, where, prefix)
         if question.id in first_seen:
             raise InputFormatError(f"{where}: duplicate problem (id {question.id}, first at {first_seen[question.id]})")
         first_seen[question.id] = where
@@ -181,13 +186,17 @@ def load_questions(
     ids: list[str] | None = None,
     cache_dir: str | Path = "data_cache",
     data_format: DataFormat | None = None,
+    split: Split = "test",
 ) -> list[Question]:
     """A benchmark's questions in source order, optionally only ``ids`` and/or the first ``limit``.
 
     ``source="local"`` reads ``path`` (a file in shared/data's format, or ``data_format="qa"``);
-    ``"hub"`` loads the Hub dataset, or for College Math the pinned raw file, under ``cache_dir``.
+    ``"hub"`` loads the Hub dataset's ``split``, or for College Math the pinned raw test file, under
+    ``cache_dir``. A local file is whichever split it holds; ``split`` then only names its ids.
     """
     data_format = data_format or name
+    if split not in SPLITS:
+        raise SettingsError(f"dataset {name}: unknown split {split!r}; choose one of {', '.join(SPLITS)}")
     if data_format not in DATA_FORMATS:
         raise SettingsError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)} or give a format")
     if source not in DATA_SOURCES:
@@ -198,11 +207,13 @@ def load_questions(
         rows = _read_jsonl(Path(path))
     elif data_format == "qa":
         raise SettingsError(f"dataset {name}: the qa format is read from local files only")
+    elif split != "test" and data_format not in ("gsm8k", "math"):
+        raise SettingsError(f"dataset {name}: the Hub has no {split} split of {data_format} (GSM8K and MATH do)")
     elif data_format == "college_math":
         rows = _read_jsonl(fetch_college_math(Path(cache_dir) / "college_math" / "test.jsonl"))
     else:
-        rows = _hub_rows(data_format)
-    questions = _parse(data_format, rows)
+        rows = _hub_rows(data_format, split)
+    questions = _parse(data_format, rows, split)
     if ids is not None:
         by_id = {question.id: question for question in questions}
         unknown = [i for i in ids if i not in by_id]

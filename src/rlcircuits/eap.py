@@ -49,12 +49,35 @@ from rlcircuits.eap_adapter import (
     with_first_input,
 )
 from rlcircuits.errors import AttributionError, SettingsError
-from rlcircuits.options import GRANULARITIES, IG_BASELINES, LAYOUTS, METHODS, Granularity, IgBaseline, Layout, Method
+from rlcircuits.options import (
+    GRANULARITIES,
+    IG_BASELINES,
+    LAYOUTS,
+    METHODS,
+    Granularity,
+    IgBaseline,
+    Layout,
+    LossText,
+    Method,
+)
 
 _QKV_SUFFIXES = ("q", "k", "v")
 # Upper bound, in bytes, of the float32 temporaries of one block of the score contraction.
-DEFAULT_BATCH_TOKENS = 4096  # rows x padded length per forward when a caller names none
 _CONTRACTION_BLOCK_BYTES = 256 * 2**20
+
+
+@dataclass(frozen=True)
+class AttributionSettings:
+    """Which graph is scored against which answer, and how many tokens go through one forward.
+
+    ``loss`` names whose answer the truncated loss reads (the caller builds the inputs from it):
+    each model its own (the paper's), or the base's for both models of a pair.
+    """
+
+    layout: Layout = "paper"
+    granularity: Granularity = "module"
+    loss: LossText = "own_answer"
+    batch_tokens: int = 4096  # rows x padded length per forward
 
 
 @dataclass(frozen=True)
@@ -66,7 +89,7 @@ class Graph:
     src_names: tuple[str, ...]
     dst_names: tuple[str, ...]
     n_upstream: tuple[int, ...]
-    granularity: Granularity = "module"
+    granularity: Granularity = AttributionSettings.granularity
     n_heads: int = 1  # attention heads per layer that are nodes of their own (1 at module granularity)
 
     @property
@@ -94,7 +117,10 @@ class Graph:
 
 
 def build_graph(
-    n_layers: int, layout: Layout = "paper", granularity: Granularity = "module", n_heads: int = 1
+    n_layers: int,
+    layout: Layout = AttributionSettings.layout,
+    granularity: Granularity = AttributionSettings.granularity,
+    n_heads: int = 1,
 ) -> Graph:
     """Sources embed, attn{l} (or its heads attn{l}.h{i}), mlp{l}; destinations per layout, in forward order."""
     if layout not in LAYOUTS:
@@ -561,10 +587,10 @@ def attribute(
     model: nn.Module,
     inputs: Sequence[LossInput],
     *,
-    layout: Layout = "paper",
+    layout: Layout = AttributionSettings.layout,
     method: MethodSettings = MethodSettings(),
-    granularity: Granularity = "module",
-    batch_tokens: int = DEFAULT_BATCH_TOKENS,
+    granularity: Granularity = AttributionSettings.granularity,
+    batch_tokens: int = AttributionSettings.batch_tokens,
     progress: bool = False,
 ) -> Attribution:
     """EAP (or EAP-IG) score matrices for every sample; batches of mixed lengths give one-at-a-time results."""

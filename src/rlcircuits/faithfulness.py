@@ -28,7 +28,7 @@ from scipy import stats
 from torch import nn
 
 from rlcircuits.eap import (
-    DEFAULT_BATCH_TOKENS,
+    AttributionSettings,
     Graph,
     LossInput,
     _check_inputs,
@@ -139,7 +139,7 @@ class Ablator:
         inputs: Sequence[LossInput],
         *,
         layout: Layout = "paper",
-        batch_tokens: int = DEFAULT_BATCH_TOKENS,
+        batch_tokens: int = AttributionSettings.batch_tokens,
     ) -> None:
         self.parts = find_decoder(model)
         _check_inputs(inputs, self.parts.vocab_size)

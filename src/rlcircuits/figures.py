@@ -234,7 +234,7 @@ def forest_plot(seeds: Any, arms: Any, metric: str, labels: Mapping[str, str]) -
     """The controlled study's forest plot of one metric: a row per dataset x alpha, within it a line per arm.
 
     ``seeds`` and ``arms`` are rlcircuits.study's seed values and arm table; each seed is a dot,
-    each arm's mean a square with its interval over seeds. Relative changes are drawn in %,
+    each arm's mean a square with its interval (over seeds; accuracy's about the task). Relative changes are drawn in %,
     accuracy changes in points.
     """
     accuracy = metric == "accuracy"
@@ -267,7 +267,8 @@ def forest_plot(seeds: Any, arms: Any, metric: str, labels: Mapping[str, str]) -
         fontsize=8,
     )
     axis.set_xlabel("accuracy change, tuned − base (points)" if accuracy else f"relative change of {metric} (%)")
-    axis.set_title(f"Controlled study — {metric}: seeds (dots), arm mean and 95% CI over seeds", fontsize=9)
+    about = "about the task (questions and seeds)" if accuracy else "over seeds"
+    axis.set_title(f"Controlled study — {metric}: seeds (dots), arm mean and 95% CI {about}", fontsize=9)
     axis.legend(fontsize=7, loc="best")
     figure.tight_layout()
     return figure

@@ -69,6 +69,21 @@ def intensity_per_sample(values: np.ndarray) -> np.ndarray:
     return np.abs(values).mean(axis=1)
 
 
+def scale_free_intensity_per_sample(values: np.ndarray) -> np.ndarray:
+    """Each sample's mean |W| over its root-mean-square W: intensity with the sample's own scale divided out.
+
+    Multiplying a sample's scores by any c > 0 (a more confident model's smaller gradients, larger
+    activations) leaves it unchanged; it lies in [1/sqrt(E), 1], 1 when every edge carries the
+    same |W|, small when a few edges carry the sample. A sample that is zero everywhere has none:
+    DegenerateSample.
+    """
+    rms = np.sqrt(np.mean(np.square(values), axis=1))
+    flat = np.flatnonzero(rms == 0)
+    if flat.size:
+        raise DegenerateSample(int(flat[0]), "is zero on every edge; its scale-free intensity is undefined")
+    return np.abs(values).mean(axis=1) / rms
+
+
 def kurtosis_per_sample(values: np.ndarray, options: MetricOptions = MetricOptions()) -> np.ndarray:
     """Fisher excess kurtosis of each sample's edge scores (signed by default).
 

@@ -5,6 +5,7 @@ What attribution needs to know about a loaded model's layers lives in rlcircuits
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,11 +40,19 @@ def _dtype_kwarg() -> str:
     return "dtype" if Version(transformers.__version__) >= Version("4.56") else "torch_dtype"
 
 
+@dataclass(frozen=True)
+class LoadSettings:
+    """How a model is put in memory for a stage: bfloat16, the paper models' own dtype, on CPU unless told."""
+
+    dtype: Dtype = "bfloat16"
+    device: str = "cpu"
+
+
 def load_model(
     name_or_path: str,
     *,
-    dtype: Dtype = "bfloat16",
-    device: str = "cpu",
+    dtype: Dtype = LoadSettings.dtype,
+    device: str = LoadSettings.device,
     revision: str | None = None,
     trust_remote_code: bool = False,
     local_files_only: bool = False,

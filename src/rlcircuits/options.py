@@ -44,3 +44,15 @@ ARCHITECTURES: tuple[Architecture, ...] = get_args(Architecture)
 # Zoo tuning algorithms; continued_sft is the controlled study's no-RL control (more SFT steps).
 Algorithm = Literal["grpo", "rloo", "dpo", "online_dpo", "continued_sft"]
 ALGORITHMS: tuple[Algorithm, ...] = get_args(Algorithm)
+# A dataset's split: the benchmarks' test split, or a train split (the paper-scale RL data).
+Split = Literal["test", "train"]
+SPLITS: tuple[Split, ...] = get_args(Split)
+# The Hub-model GRPO trainer's reward: the grader's verdict (1/0), or the authors' graded scale.
+Reward = Literal["binary", "graded"]
+REWARDS: tuple[Reward, ...] = get_args(Reward)
+# Its optimiser: PyTorch AdamW, or bitsandbytes' 8-bit AdamW (CUDA only).
+Optimizer = Literal["adamw", "adamw_8bit"]
+OPTIMIZERS: tuple[Optimizer, ...] = get_args(Optimizer)
+# TRL's GRPO loss normalisations offered by both the host's and the image's TRL.
+GrpoLoss = Literal["grpo", "bnpo", "dr_grpo"]
+GRPO_LOSSES: tuple[GrpoLoss, ...] = get_args(GrpoLoss)

@@ -37,6 +37,15 @@ _TEMPLATES: dict[str, Template] = {
         "<|im_start|>user\n{question}<|im_end|>\n<|im_start|>assistant\n",
         stop=PAPER_STOP,
     ),
+    # The paper-scale training-dynamics run (rlcircuits.hub_rl): its user turn as Qwen2.5-Instruct's
+    # chat template renders it (the template's default system turn included). The trainer renders
+    # the model's own chat template and refuses a run whose rendering differs from this text.
+    "qwen25-instruct-boxed": Template(
+        "<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\n"
+        "<|im_start|>user\n{question}\nPlease reason step by step, and put your final answer within \\boxed{}."
+        "\n\nAssistant:<|im_end|>\n<|im_start|>assistant\n",
+        stop=PAPER_STOP,
+    ),
     # The mini zoo (docs/DESIGN.md §1, demo). Its answers are one line: a model that runs past its EOS
     # into a new question is cut there.
     "zoo": Template("Q: {question}\nA:", stop=("\nQ:", "\n\n")),

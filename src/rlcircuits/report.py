@@ -20,11 +20,12 @@ import pandas as pd
 
 from rlcircuits.claims import CLAIMS, VERDICT_RULE, Checklist, Claim, claims  # noqa: F401 (re-exported)
 from rlcircuits.contracts import ROLES
+from rlcircuits.dynamics import SUMMARY_RULE as DYNAMICS_RULE
 from rlcircuits.robustness import RobustnessSection
 from rlcircuits.study import VERDICT_RULE as STUDY_VERDICT_RULE
 from rlcircuits.tables import METRICS
 from rlcircuits.truncation import cut_length
-from rlcircuits.vocabulary import VERDICT_MEANINGS
+from rlcircuits.vocabulary import CLAIM_TEXTS, VERDICT_MEANINGS, intensity_survival
 
 
 def _format(value: float | None) -> str:
@@ -156,6 +157,36 @@ def analysis_settings(cells: Sequence[Mapping[str, Any]]) -> dict[str, str]:
     return {key: " / ".join(sorted(values)) for key, values in found.items()}
 
 
+def checklist_intensity(checklist: Checklist) -> str | None:
+    """Whether the checklist's intensity verdict survives the scale-free intensity, and how many pairs agree."""
+    rows = {row.text: row for row in checklist.rows}
+    raw, scale_free = rows.get(CLAIM_TEXTS["intensity"]), rows.get(CLAIM_TEXTS["scale_free_intensity"])
+    if raw is None or scale_free is None:
+        return None
+    directions = {e.pair: e.direction for e in scale_free.evidence}
+    shared = [e for e in raw.evidence if e.pair in directions]
+    agree = sum(e.direction == directions[e.pair] for e in shared)
+    return (
+        f"The intensity verdict {intensity_survival(raw.verdict, scale_free.verdict)}; "
+        f"{agree} of {len(shared)} pairs move both the same way."
+    )
+
+
+def study_intensity(verdicts: pd.DataFrame | None) -> list[str]:
+    """Per contrast, whether the study's intensity verdict survives the scale-free intensity."""
+    if verdicts is None:
+        return []
+    found = []
+    for contrast, rows in verdicts.groupby("contrast", sort=False):
+        by_metric = rows.set_index("metric")["verdict"]
+        if {"intensity", "scale_free_intensity"} <= set(by_metric.index):
+            found.append(
+                f"{contrast}: the intensity verdict "
+                f"{intensity_survival(by_metric['intensity'], by_metric['scale_free_intensity'])}."
+            )
+    return found
+
+
 @dataclass
 class StudySection:
     """The controlled study's part of the page: forest plots (PNG data URIs), tables and curves."""
@@ -197,6 +228,64 @@ def study_rows(frame: pd.DataFrame | None, estimate: str) -> list[dict[str, Any]
 
 
 @dataclass
+class DynamicsSection:
+    """Training dynamics on the page: figures (PNG data URIs by stem), per-setting summaries, contrasts."""
+
+    figures: dict[str, str | None]
+    settings: pd.DataFrame | None
+    effects: pd.DataFrame | None
+    datasets: list[str]
+    alphas: list[str]
+
+
+_DYNAMICS_UNITS = {"accuracy": " pts", "set_accuracy": " pts", "kl": " nats"}
+
+
+def _dynamics_value(value: float, quantity: str, signed: bool = True) -> str:
+    if value is None or np.isnan(value):
+        return "—"
+    unit = _DYNAMICS_UNITS.get(quantity, "%")
+    return f"{value:+.4g}{unit}" if signed else f"{value:.4g}{unit}"
+
+
+def _dynamics_interval(row: Mapping[str, Any], quantity: str) -> str:
+    if np.isnan(row["ci_low"]):
+        return "—"
+    return f"[{_dynamics_value(row['ci_low'], quantity)}, {_dynamics_value(row['ci_high'], quantity)}]"
+
+
+def dynamics_rows(section: DynamicsSection | None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The page's rows: each setting at its first and last checkpoint, and each contrast at the last."""
+    if section is None:
+        return [], []
+    settings = []
+    if section.settings is not None:
+        for (_, quantity), rows in section.settings.groupby(["setting", "quantity"], sort=False):
+            steps = sorted(step for step in rows["step"] if step > 0)
+            for row in rows[rows["step"].isin({steps[0], steps[-1]} if steps else set())].to_dict("records"):
+                settings.append(
+                    {
+                        **row,
+                        "estimate": _dynamics_value(row["mean"], quantity),
+                        "ci": _dynamics_interval(row, quantity),
+                    }
+                )
+    effects = []
+    if section.effects is not None:
+        for row in section.effects.to_dict("records"):
+            quantity = row["quantity"]
+            effects.append(
+                {
+                    **row,
+                    "estimate": _dynamics_value(row["difference"], quantity),
+                    "ci": _dynamics_interval(row, quantity),
+                    "detectable": _dynamics_value(row["detectable"], quantity, signed=False),
+                }
+            )
+    return settings, effects
+
+
+@dataclass
 class ReportInputs:
     """What the page shows; `render` turns it into HTML."""
 
@@ -220,6 +309,8 @@ class ReportInputs:
     curve_models: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     study: StudySection | None = None
+    dynamics: DynamicsSection | None = None
+    shared_selection: bool = False  # selection.shared: base (one question set per base and dataset)
     robustness: RobustnessSection | None = None  # only for a run with an audit section
 
 
@@ -232,10 +323,12 @@ def render(inputs: ReportInputs, templates: Path) -> str:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    checklist = claims(inputs.table1, inputs.online, inputs.ablations)
     return environment.get_template("index.html.j2").render(
         run_name=inputs.run_name,
         css=(templates / "style.css").read_text(encoding="utf-8"),
-        checklist=claims(inputs.table1, inputs.online, inputs.ablations),
+        checklist=checklist,
+        checklist_intensity=checklist_intensity(checklist),
         verdict_rule=VERDICT_RULE,
         verdict_meanings=VERDICT_MEANINGS,
         table1=table1_rows(inputs.table1, inputs.grid, inputs.reference.get("table1", {})),
@@ -257,6 +350,7 @@ def render(inputs: ReportInputs, templates: Path) -> str:
         study=inputs.study,
         robustness=inputs.robustness,
         study_rule=STUDY_VERDICT_RULE,
+        study_intensity=study_intensity(inputs.study.verdicts) if inputs.study else [],
         study_contrasts=study_rows(inputs.study.contrasts, "difference") if inputs.study else [],
         study_verdicts=study_rows(inputs.study.verdicts, "difference") if inputs.study else [],
         study_accuracy=(
@@ -265,4 +359,9 @@ def render(inputs: ReportInputs, templates: Path) -> str:
             else []
         ),
         missing=sum(row["missing"] for row in table1_rows(inputs.table1, inputs.grid, {})),
+        shared_selection=inputs.shared_selection,
+        dynamics=inputs.dynamics,
+        dynamics_rule=DYNAMICS_RULE,
+        dynamics_settings=dynamics_rows(inputs.dynamics)[0],
+        dynamics_effects=dynamics_rows(inputs.dynamics)[1],
     )

@@ -25,13 +25,34 @@ from rlcircuits.errors import InputFormatError, SettingsError
 from rlcircuits.files import atomic_output
 from rlcircuits.model_names import ConfiguredModel, configured_models, model_of
 from rlcircuits.study_design import Arm, Contrast, arms_from_config
+from rlcircuits.vocabulary import METRICS
 
 RUN_CONFIG = "config.yaml"  # the effective config, results/<run>/config.yaml
 REVISION_FILE = "rlcircuits_revision.json"  # written by scripts/fetch_model.py into each fetched folder
 STUDY_TABLES = ("seeds", "arms", "contrasts", "verdicts")
-STUDY_FIGURES = ("intensity", "complexity", "kurtosis", "diversity", "accuracy")
+STUDY_FIGURES = (*METRICS, "accuracy")
 FIGURES = ("fig2", "fig3a", "fig3b")
 ZOO_TASKS = ("arithmetic", "equations", "fractions")
+CHECKPOINTS = "checkpoints"  # <model>/checkpoints/step-<NNNNNN>/: a trained model along its training
+
+
+def zoo_folder(config: Mapping[str, Any]) -> str:
+    """A run's mini-zoo folder (tasks, SFT bases, tuned models): its own, or the shared ``zoo_folder``.
+
+    Two configs that name one zoo folder share its tasks and models: a model both configure alike
+    (the same rule, the same command) is trained once.
+    """
+    return str(config.get("zoo_folder") or f"results/{config['run_name']}/zoo")
+
+
+def checkpoint_steps(steps: int, every: int) -> tuple[int, ...]:
+    """The steps a trainer saves at with ``checkpoint_every: every``: each k x every <= steps (k >= 1)."""
+    return tuple(range(every, steps + 1, every)) if every > 0 else ()
+
+
+def checkpoint_path(model: str | Path, step: int) -> str:
+    """A checkpoint's folder inside its model's folder (six-digit step: they sort in training order)."""
+    return f"{model}/{CHECKPOINTS}/step-{step:06d}"
 
 
 @dataclass(frozen=True)
@@ -53,6 +74,40 @@ class Cell:
     alpha: str
 
 
+DYNAMICS_BASE = "base"  # the {run} of the base: step 0 of every run of a dynamics section
+DYNAMICS_TABLES = ("dynamics_points", "dynamics_settings", "dynamics_effects")
+
+
+@dataclass(frozen=True)
+class DynamicsRun:
+    """One trained run measured along its checkpoints: its model folder, its base's, the checkpoint steps."""
+
+    name: str
+    setting: str
+    folder: str  # the trainer's directory output; the checkpoints live inside it
+    base: str
+    steps: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class DynamicsSetting:
+    """Runs that differ only in their seed (e.g. GRPO at one temperature), drawn as one band."""
+
+    name: str
+    label: str
+    runs: tuple[str, ...]
+    control: bool
+
+
+@dataclass(frozen=True)
+class DynamicsContrast:
+    """A difference between two settings at the last checkpoint (setting minus versus), over seeds."""
+
+    name: str
+    setting: str
+    versus: str
+
+
 @dataclass(frozen=True)
 class RunPlan:
     """The effective config and everything derived from it that more than one stage uses."""
@@ -66,6 +121,9 @@ class RunPlan:
     arms: tuple[Arm, ...] = ()
     contrasts: tuple[Contrast, ...] = ()
     ablations: dict[str, str] = field(default_factory=dict)  # pair -> the pair it varies
+    dynamics_settings: dict[str, DynamicsSetting] = field(default_factory=dict)
+    dynamics_runs: dict[str, DynamicsRun] = field(default_factory=dict)
+    dynamics_contrasts: tuple[DynamicsContrast, ...] = ()
     audit: Audit | None = None  # the robustness audit's variants and faithfulness check, when configured
 
     @classmethod
@@ -94,6 +152,7 @@ class RunPlan:
         except ValueError as exc:
             raise SettingsError(str(exc)) from None
         arms, contrasts = arms_from_config(config) if config.get("study") else ([], [])
+        settings, runs, dynamics_contrasts = _dynamics(config) if config.get("dynamics") else ({}, {}, ())
         return cls(
             config=config,
             pairs=pairs,
@@ -104,6 +163,9 @@ class RunPlan:
             arms=tuple(arms),
             contrasts=tuple(contrasts),
             ablations={p.name: p.ablation_of for p in pairs.values() if p.ablation_of is not None},
+            dynamics_settings=settings,
+            dynamics_runs=runs,
+            dynamics_contrasts=dynamics_contrasts,
             audit=audit_from_config(config),
         )
 
@@ -142,7 +204,7 @@ class RunPlan:
 
     @property
     def zoo_dir(self) -> str:
-        return f"{self.out}/zoo"
+        return zoo_folder(self.config)
 
     # --- the grid -------------------------------------------------------------------------------
     def cells(self) -> Iterator[Cell]:
@@ -287,6 +349,141 @@ class RunPlan:
     def zoo_model(self, kind: str, name: str) -> str:
         """A mini-zoo model's folder: kind ``sft`` (a base) or ``rl`` (tuned from one)."""
         return f"{self.zoo_dir}/{kind}/{name}"
+
+    def hub_rl_model(self, name: str = "{hub_run}") -> str:
+        """A Hub model's GRPO run (config key ``hub_rl``): its final model, its checkpoints inside."""
+        return f"{self.out}/hub_rl/{name}"
+
+    # --- training dynamics: each run's checkpoints, measured on the base's question set -----------
+    @property
+    def dynamics_base(self) -> str:
+        """The one base every dynamics run was tuned from (its step 0)."""
+        return next(iter(self.dynamics_runs.values())).base
+
+    def dynamics_points(self) -> list[tuple[str, int]]:
+        """Every measured (run, step): the base once as step 0, then each run's checkpoints in order."""
+        if not self.dynamics_runs:
+            return []
+        return [(DYNAMICS_BASE, 0)] + [(run.name, step) for run in self.dynamics_runs.values() for step in run.steps]
+
+    def dynamics_model_folder(self, run: str) -> str:
+        """What a checkpoint's jobs take as input: the folder a rule writes (the base's or the run's)."""
+        return self.dynamics_base if run == DYNAMICS_BASE else self.dynamics_runs[run].folder
+
+    def dynamics_model_path(self, run: str, step: int) -> str:
+        """The model a (run, step) is: the base at step 0, else the checkpoint inside the run's folder."""
+        return self.dynamics_base if run == DYNAMICS_BASE else checkpoint_path(self.dynamics_runs[run].folder, step)
+
+    def _dynamics_dir(self, run: str, step: int | str) -> str:
+        label = step if isinstance(step, str) else f"{step:06d}"
+        return f"{self.out}/dynamics/{run}/step-{label}"
+
+    def dynamics_generations(self, run: str = "{run}", step: int | str = "{step}", dataset: str = "{dataset}") -> str:
+        return f"{self._dynamics_dir(run, step)}/generations/{dataset}.jsonl"
+
+    def dynamics_graded(self, run: str = "{run}", step: int | str = "{step}", dataset: str = "{dataset}") -> str:
+        return f"{self._dynamics_dir(run, step)}/graded/{dataset}.jsonl"
+
+    def dynamics_selection(self, run: str = "{run}", step: int | str = "{step}", dataset: str = "{dataset}") -> str:
+        """The base's question set with this model's own answers (select_samples.py --against-base)."""
+        return f"{self._dynamics_dir(run, step)}/selection/{dataset}.json"
+
+    def dynamics_attribution(
+        self, run: str = "{run}", step: int | str = "{step}", dataset: str = "{dataset}", alpha: str = "{alpha}"
+    ) -> str:
+        return f"{self._dynamics_dir(run, step)}/attribution/{dataset}/alpha{alpha}.npz"
+
+    def dynamics_metrics(
+        self, run: str = "{run}", step: int | str = "{step}", dataset: str = "{dataset}", alpha: str = "{alpha}"
+    ) -> str:
+        """analyze.py's record of the base against this checkpoint."""
+        return f"{self._dynamics_dir(run, step)}/metrics/{dataset}/alpha{alpha}.json"
+
+    def dynamics_point(self, run: str = "{run}", step: int | str = "{step}", dataset: str = "{dataset}") -> str:
+        """The checkpoint's accuracy and KL from the base (contracts.DynamicsPoint)."""
+        return f"{self._dynamics_dir(run, step)}/point/{dataset}.json"
+
+    @property
+    def dynamics_datasets(self) -> tuple[str, ...]:
+        return tuple(self.config["dynamics"]["datasets"]) if self.dynamics_runs else ()
+
+    @property
+    def dynamics_alphas(self) -> tuple[str, ...]:
+        return tuple(str(alpha) for alpha in self.config["dynamics"]["alphas"]) if self.dynamics_runs else ()
+
+    def dynamics_metrics_files(self) -> list[str]:
+        """Every checkpoint's analyze record (the base at step 0 has none: it is each record's base)."""
+        return [
+            self.dynamics_metrics(run, step, dataset, alpha)
+            for run, step in self.dynamics_points()[1:]
+            for dataset in self.dynamics_datasets
+            for alpha in self.dynamics_alphas
+        ]
+
+    def dynamics_point_files(self) -> list[str]:
+        return [
+            self.dynamics_point(run, step, dataset)
+            for run, step in self.dynamics_points()
+            for dataset in self.dynamics_datasets
+        ]
+
+    def dynamics_tables(self) -> list[str]:
+        return [self.table(name) for name in DYNAMICS_TABLES] if self.dynamics_runs else []
+
+    def dynamics_figures(self) -> list[str]:
+        """Each metric and accuracy against step, each metric against KL, the last checkpoint's effects."""
+        if not self.dynamics_runs:
+            return []
+        stems = [f"dynamics_{metric}_{axis}" for metric in METRICS for axis in ("step", "kl")]
+        stems += ["dynamics_accuracy_step", "dynamics_kl_step", "dynamics_effects"]
+        return [self.figure(stem, ext) for stem in stems for ext in ("svg", "png")]
+
+
+def _dynamics(
+    config: Mapping[str, Any],
+) -> tuple[dict[str, DynamicsSetting], dict[str, DynamicsRun], tuple[DynamicsContrast, ...]]:
+    """The dynamics section's settings, runs and contrasts; what the schema cannot check is a SettingsError."""
+    section = config["dynamics"]
+    zoo, folder = config.get("zoo") or {}, zoo_folder(config)
+    settings: dict[str, DynamicsSetting] = {}
+    runs: dict[str, DynamicsRun] = {}
+    for name, spec in section["settings"].items():
+        settings[name] = DynamicsSetting(name, str(spec["label"]), tuple(spec["runs"]), bool(spec.get("control")))
+        for run in spec["runs"]:
+            where = f"config dynamics.settings.{name}.runs: {run!r}"
+            if run in runs:
+                raise SettingsError(f"{where} is already a run of setting {runs[run].setting}")
+            if run == DYNAMICS_BASE:
+                raise SettingsError(f"{where}: the name {DYNAMICS_BASE!r} is the base's")
+            runs[run] = _zoo_run(zoo, folder, run, name, where)
+    bases = sorted({run.base for run in runs.values()})
+    if len(bases) != 1:
+        raise SettingsError(f"config dynamics: every run must be tuned from one base, found {', '.join(bases)}")
+    unknown = [d for d in section["datasets"] if d not in config["datasets"]]
+    if unknown:
+        raise SettingsError(f"config dynamics.datasets: {', '.join(unknown)} not under datasets")
+    contrasts = []
+    for contrast in section.get("contrasts", []):
+        for key in ("setting", "versus"):
+            if contrast[key] not in settings:
+                raise SettingsError(
+                    f"config dynamics.contrasts {contrast['name']!r}: {key} {contrast[key]!r} is not a setting"
+                )
+        contrasts.append(DynamicsContrast(str(contrast["name"]), contrast["setting"], contrast["versus"]))
+    return settings, runs, tuple(contrasts)
+
+
+def _zoo_run(zoo: Mapping[str, Any], folder: str, run: str, setting: str, where: str) -> DynamicsRun:
+    """A dynamics run that is a zoo.rl model (the trainer of another kind of run adds its own lookup)."""
+    trained = zoo.get("rl", {}).get(run)
+    if trained is None:
+        raise SettingsError(f"{where} is not a model of zoo.rl")
+    if not trained.get("checkpoint_every") or "steps" not in trained:
+        raise SettingsError(f"config zoo.rl.{run}: a dynamics run needs steps and checkpoint_every > 0")
+    steps = checkpoint_steps(int(trained["steps"]), int(trained["checkpoint_every"]))
+    if not steps:
+        raise SettingsError(f"config zoo.rl.{run}: checkpoint_every exceeds steps; no checkpoint")
+    return DynamicsRun(run, setting, f"{folder}/rl/{run}", f"{folder}/sft/{trained['base']}", steps)
 
 
 def retype_overrides(config: dict[str, Any], overrides: Mapping[str, Any]) -> None:

@@ -6,6 +6,13 @@ prompts have the same token length, the pair-mean answer length m lies in
 [int(beta T_bar), int(gamma T_bar)], and |T_base - T_rl| / m <= delta; finally
 ``random.seed(seed); random.sample(kept, N)`` in the graded files' order, as the paper's code.
 The record and its file (``selection/{pair}/{dataset}.json``): rlcircuits.contracts.Selection.
+
+Selection against the base (``select_against_base``, config ``selection.shared: base``) applies the
+same arithmetic to the base alone, so that every model tuned from one base is measured on one
+question set: the base answered correctly, its answer length within [int(beta T_bar),
+int(gamma T_bar)] of its mean T_bar over those (the prompt and balance filters hold trivially),
+then the same seeded draw; each tuned model is scored on its own answer to those questions, right
+or wrong.
 """
 
 from __future__ import annotations
@@ -13,7 +20,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from rlcircuits.contracts import GradedRecord, RoleTokens, SelectedSample, Selection
 from rlcircuits.errors import InputFormatError
@@ -97,3 +104,22 @@ def _mean_length(base: GradedRecord, rl: GradedRecord) -> float:
 def _imbalance(base: GradedRecord, rl: GradedRecord) -> float:
     mean = _mean_length(base, rl)
     return abs(len(base.answer_token_ids) - len(rl.answer_token_ids)) / mean if mean else math.inf
+
+
+def select_against_base(
+    base: Sequence[GradedRecord], rl: Sequence[GradedRecord], params: SelectionParams, *, pair: str, dataset: str
+) -> Selection:
+    """The question set chosen on the base alone (the same for every model tuned from it), with ``rl``'s answers."""
+    label = f"pair {pair}, dataset {dataset}"
+    chosen = select_samples(base, base, params, pair=pair, dataset=dataset)
+    rl_by_id = {answer.id: answer for answer in rl}
+    if len(rl_by_id) != len(rl) or set(rl_by_id) != {answer.id for answer in base}:
+        raise InputFormatError(f"{label}: the tuned model's graded file does not answer exactly the base's questions")
+    counts = {  # the base against itself counted its own answers as the RL ones: the tuned model's here
+        **chosen.counts,
+        "rl_correct": sum(answer.correct for answer in rl),
+        "both_correct": sum(b.correct and rl_by_id[b.id].correct for b in base),
+        "selected_rl_correct": sum(rl_by_id[s.id].correct for s in chosen.samples),
+    }
+    samples = tuple(SelectedSample(s.id, s.base, _tokens(rl_by_id[s.id])) for s in chosen.samples)
+    return replace(chosen, counts=counts, samples=samples)

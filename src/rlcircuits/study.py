@@ -16,6 +16,12 @@ relative change) and one Table 4 accuracy change per dataset. From those values:
   minimum detectable effect: the difference the same Welch test would detect with 80% power at
   that level, for normal seeds of the measured spread, so an "inconclusive" says what it could have seen.
 
+Accuracy, given each seed's graded answers (``Answers``), is judged about the task: its intervals
+add the sampling of the test questions to the seed-to-seed variation (``task_interval``). All
+seeds answer the same questions, so the questions' sampling error is common to every seed and
+no spread over seeds can show it. Without the answers, and for the circuit metrics, an interval
+is over seeds only, about the questions at hand; each row's ``population`` says which.
+
 Seeds whose value is NaN (a relative change of a base value 0) are left out and counted.
 
 With three seeds a t interval has two degrees of freedom: intervals are wide by design, and a
@@ -40,8 +46,24 @@ ACCURACY = "accuracy"
 ALL_DATASETS = "all"
 CONFIDENCE = 0.95
 FAMILY_LEVEL = 0.05
+# What an interval is about: the population its coverage refers to.
+TASK = "the task"  # questions and seeds both sampled
+TEST_QUESTIONS = "these test questions"  # seeds sampled, the test set fixed
+SELECTED_QUESTIONS = "these selected questions"  # the circuit metrics: seeds sampled, the questions fixed
 SEED_COLUMNS = ("arm", "pair", "metric", "dataset", "alpha", "value")
-ARM_COLUMNS = ("arm", "label", "metric", "dataset", "alpha", "n_seeds", "n_dropped", "mean", "ci_low", "ci_high")
+ARM_COLUMNS = (
+    "arm",
+    "label",
+    "metric",
+    "dataset",
+    "alpha",
+    "n_seeds",
+    "n_dropped",
+    "mean",
+    "ci_low",
+    "ci_high",
+    "population",
+)
 CONTRAST_COLUMNS = (
     "contrast",
     "arm",
@@ -55,6 +77,7 @@ CONTRAST_COLUMNS = (
     "difference",
     "ci_low",
     "ci_high",
+    "population",
 )
 VERDICT_COLUMNS = (
     "hypothesis",
@@ -70,6 +93,7 @@ VERDICT_COLUMNS = (
     "verdict",
     "detectable",
     "note",
+    "population",
 )
 VERDICTS = (SUPPORTED, CONTRADICTED, INCONCLUSIVE)
 VERDICT_RULE = (
@@ -84,7 +108,11 @@ VERDICT_RULE = (
     "column gives, for each hypothesis, the smallest difference its test would find with "
     f"{POWER:.0%} power at its level for normal seeds of the measured spread (the Welch test simulated). "
     "Seeds whose value is undefined (NaN) are left out and counted; a cell some seed lacks is left out of "
-    "every seed's mean."
+    "every seed's mean. Each interval names its population: accuracy intervals are about <em>the task</em> "
+    "(the test questions are a sample of it, and every seed answers the same ones, so the questions' "
+    "sampling error is added to the seed-to-seed variation, an unbiased two-way variance with "
+    "Satterthwaite degrees of freedom in place of Welch's); circuit-metric intervals are over seeds only, "
+    "about <em>these selected questions</em>."
 )
 
 
@@ -183,6 +211,119 @@ def detectable_difference(
     return float(high)
 
 
+# Per arm, per dataset: [n_seeds, n_questions] per-question accuracy changes in points, 100 x (the
+# seed's answer correct - the base's answer correct), seeds in the arm's order and questions in one
+# order shared by every seed.
+Answers = Mapping[str, Mapping[str, np.ndarray]]
+
+
+def question_changes(
+    correct: Mapping[tuple[str, str, str], Mapping[str, bool]], arms: Sequence[Arm], datasets: Sequence[str]
+) -> dict[str, dict[str, np.ndarray]]:
+    """Answers from each (pair, role, dataset)'s graded answers (question id -> correct).
+
+    Every seed and its base must have answered the same questions of a dataset (the study's test
+    set is one per dataset); otherwise InputFormatError names the pair, role and dataset.
+    """
+    found: dict[str, dict[str, np.ndarray]] = {}
+    for dataset in datasets:
+        first = arms[0].pairs[0]
+        ids = sorted(correct[first, "base", dataset])
+        for arm in arms:
+            rows = []
+            for pair in arm.pairs:
+                roles = {role: correct[pair, role, dataset] for role in ("base", "rl")}
+                for role, answered in roles.items():
+                    if sorted(answered) != ids:
+                        raise InputFormatError(
+                            f"graded answers of {pair} ({role}) on {dataset}: not the questions {first} (base) "
+                            "answered; every seed of a study must answer the same test questions"
+                        )
+                rows.append([100.0 * (roles["rl"][i] - roles["base"][i]) for i in ids])
+            found.setdefault(arm.name, {})[dataset] = np.array(rows)
+    return found
+
+
+@dataclass(frozen=True)
+class TaskSpread:
+    """A difference of accuracy changes about the task: its estimate, variance and Satterthwaite df."""
+
+    estimate: float
+    variance: float
+    df: float
+
+
+def task_spread(groups: Sequence[tuple[int, Mapping[str, np.ndarray]]]) -> TaskSpread:
+    """sum over groups of sign x (the group's mean over seeds of its mean change over the datasets).
+
+    ``groups``: (sign, one arm's per-dataset [n_seeds, n_questions] changes); the datasets are
+    weighted equally and their questions sampled independently. With Y = seeds x questions of one
+    arm and dataset, Y[s, i] = mean + question effect + seed effect + noise, the variance of the
+    estimate is estimated without bias by the variance over questions of the per-question
+    contrast (each arm's mean over its seeds, signed and summed) / n_questions, plus for each arm
+    the variance over seeds of its seed means / n_seeds less that arm's residual mean square /
+    (n_seeds x n_questions), which both terms already count (the seed part is floored at 0). Degrees
+    of freedom: Satterthwaite over the mean squares.
+    """
+    datasets = list(groups[0][1])
+    weight = 1.0 / len(datasets)
+    parts: list[tuple[float, float]] = []  # (variance component, its degrees of freedom)
+    for dataset in datasets:
+        contrast = sum(sign * changes[dataset].mean(axis=0) for sign, changes in groups)
+        parts.append((weight**2 * contrast.var(ddof=1) / contrast.size, contrast.size - 1))
+    estimate = 0.0
+    for sign, changes in groups:
+        seeds = np.mean([changes[dataset].mean(axis=1) for dataset in datasets], axis=0)
+        estimate += sign * float(seeds.mean())
+        residual = []
+        for dataset in datasets:
+            y = changes[dataset]
+            noise = y - y.mean(axis=0) - y.mean(axis=1, keepdims=True) + y.mean()
+            dof = (y.shape[0] - 1) * (y.shape[1] - 1)
+            residual.append((weight**2 * (noise**2).sum() / dof / y.size, dof))
+        seed_part = float(seeds.var(ddof=1)) / seeds.size
+        if seed_part > sum(r for r, _ in residual):
+            parts += [(seed_part, seeds.size - 1), *((-r, dof) for r, dof in residual)]
+    variance = sum(v for v, _ in parts)
+    denominator = sum(v**2 / dof for v, dof in parts)
+    return TaskSpread(estimate, variance, variance**2 / denominator if denominator > 0 else np.inf)
+
+
+def _task_groups(answers: Answers, arms: Sequence[str], signs: Sequence[int], dataset: str) -> list | None:
+    """The (sign, changes) groups of one dataset, or every dataset for ``all``; None when any arm has under 2 seeds."""
+    groups = []
+    for arm, sign in zip(arms, signs, strict=True):
+        by_dataset = answers[arm] if dataset == ALL_DATASETS else {dataset: answers[arm][dataset]}
+        if min(changes.shape[0] for changes in by_dataset.values()) < 2:
+            return None
+        groups.append((sign, by_dataset))
+    return groups
+
+
+def task_interval(groups: Sequence[tuple[int, Mapping[str, np.ndarray]]] | None, confidence: float) -> Interval:
+    """The t interval of ``task_spread`` (a point interval when nothing varies; NaN bounds without two seeds)."""
+    if groups is None:
+        return Interval(np.nan, np.nan, np.nan)
+    spread = task_spread(groups)
+    if spread.variance <= 0:
+        return Interval(spread.estimate, spread.estimate, spread.estimate)
+    half = stats.t.ppf(0.5 + confidence / 2, spread.df) * np.sqrt(spread.variance)
+    return Interval(spread.estimate, spread.estimate - half, spread.estimate + half)
+
+
+def task_detectable(
+    groups: Sequence[tuple[int, Mapping[str, np.ndarray]]] | None, confidence: float, power: float = POWER
+) -> float:
+    """The difference the two-sided task-level t test at ``1 - confidence`` finds with ``power`` (measured spread)."""
+    if groups is None:
+        return np.nan
+    spread = task_spread(groups)
+    if spread.variance <= 0:
+        return np.nan
+    quantiles = stats.t.ppf(0.5 + confidence / 2, spread.df) + stats.t.ppf(power, spread.df)
+    return float(quantiles * np.sqrt(spread.variance))
+
+
 def _alpha_key(alpha: float) -> float | None:
     """Alpha as a lookup key: accuracy rows have none (NaN, which never equals itself)."""
     return None if np.isnan(alpha) else float(alpha)
@@ -204,13 +345,25 @@ def _values(seeds: pd.DataFrame, arm: str, metric: str, dataset: str, alpha: flo
     return values[~np.isnan(values)], int(np.isnan(values).sum())
 
 
-def arm_table(seeds: pd.DataFrame, arms: Sequence[Arm], confidence: float = CONFIDENCE) -> pd.DataFrame:
-    """Per arm x metric x dataset x alpha: seeds, mean relative change and its interval over seeds."""
+def _population(metric: str, answers: Answers | None) -> str:
+    if metric != ACCURACY:
+        return SELECTED_QUESTIONS
+    return TEST_QUESTIONS if answers is None else TASK
+
+
+def arm_table(
+    seeds: pd.DataFrame, arms: Sequence[Arm], confidence: float = CONFIDENCE, answers: Answers | None = None
+) -> pd.DataFrame:
+    """Per arm x metric x dataset x alpha: seeds, mean relative change and its interval (accuracy: about the task
+    when ``answers`` are given, else over seeds)."""
     rows = []
     for arm in arms:
         for metric, dataset, alpha in _cells(seeds[seeds["arm"] == arm.name]):
             values, dropped = _values(seeds, arm.name, metric, dataset, alpha)
-            interval = mean_interval(values, confidence)
+            if metric == ACCURACY and answers is not None:
+                interval = task_interval(_task_groups(answers, [arm.name], [1], dataset), confidence)
+            else:
+                interval = mean_interval(values, confidence)
             rows.append(
                 (
                     arm.name,
@@ -223,19 +376,30 @@ def arm_table(seeds: pd.DataFrame, arms: Sequence[Arm], confidence: float = CONF
                     interval.estimate,
                     interval.low,
                     interval.high,
+                    _population(metric, answers),
                 )
             )
     return pd.DataFrame(rows, columns=list(ARM_COLUMNS))
 
 
-def contrast_table(seeds: pd.DataFrame, contrasts: Sequence[Contrast], confidence: float = CONFIDENCE) -> pd.DataFrame:
-    """Per contrast x metric x dataset x alpha: difference of the arms' means with its Welch interval."""
+def contrast_table(
+    seeds: pd.DataFrame,
+    contrasts: Sequence[Contrast],
+    confidence: float = CONFIDENCE,
+    answers: Answers | None = None,
+) -> pd.DataFrame:
+    """Per contrast x metric x dataset x alpha: difference of the arms' means with its Welch interval
+    (accuracy with ``answers``: the task-level interval)."""
     rows = []
     for contrast in contrasts:
         for metric, dataset, alpha in _cells(seeds[seeds["arm"].isin([contrast.arm, contrast.versus])]):
             a, dropped_a = _values(seeds, contrast.arm, metric, dataset, alpha)
             b, dropped_b = _values(seeds, contrast.versus, metric, dataset, alpha)
-            interval = welch_interval(a, b, confidence)
+            if metric == ACCURACY and answers is not None:
+                groups = _task_groups(answers, [contrast.arm, contrast.versus], [1, -1], dataset)
+                interval = task_interval(groups, confidence)
+            else:
+                interval = welch_interval(a, b, confidence)
             rows.append(
                 (
                     contrast.name,
@@ -250,6 +414,7 @@ def contrast_table(seeds: pd.DataFrame, contrasts: Sequence[Contrast], confidenc
                     interval.estimate,
                     interval.low,
                     interval.high,
+                    _population(metric, answers),
                 )
             )
     return pd.DataFrame(rows, columns=list(CONTRAST_COLUMNS))
@@ -299,12 +464,14 @@ def verdicts(
     contrasts: Sequence[Contrast],
     expected: Mapping[str, int],
     family_level: float = FAMILY_LEVEL,
+    answers: Answers | None = None,
 ) -> pd.DataFrame:
     """One verdict per contrast x metric (``expected``: the paper's direction for RL, +1 or -1).
 
     Each seed is summarised by its mean over the cells every seed of both arms has (accuracy:
-    the ``all`` row); the Welch interval of the two arms' summaries, at the Bonferroni level
-    1 - family_level / hypotheses, decides as the module docstring states.
+    the ``all`` row); the Welch interval of the two arms' summaries (accuracy with ``answers``:
+    the task-level interval over every dataset), at the Bonferroni level 1 - family_level /
+    hypotheses, decides as the module docstring states.
     """
     by_name = {arm.name: arm for arm in arms}
     hypotheses = [(contrast, metric) for contrast in contrasts for metric in expected]
@@ -319,7 +486,11 @@ def verdicts(
             dropped = len(_all_cells(seeds, [arm, versus], metric)) - len(cells)
         a = seed_summaries(seeds, arm, metric, cells) if cells else np.array([])
         b = seed_summaries(seeds, versus, metric, cells) if cells else np.array([])
-        interval = welch_interval(a, b, confidence)
+        if metric == ACCURACY and answers is not None:
+            groups = _task_groups(answers, [arm.name, versus.name], [1, -1], ALL_DATASETS)
+            interval, detectable = task_interval(groups, confidence), task_detectable(groups, confidence)
+        else:
+            interval, detectable = welch_interval(a, b, confidence), detectable_difference(a, b, confidence)
         verdict, note = _verdict(interval, expected[metric], cells)
         direction = expected[metric]
         sign = "raises" if direction > 0 else "lowers"
@@ -336,8 +507,9 @@ def verdicts(
                 interval.high,
                 confidence,
                 verdict,
-                detectable_difference(a, b, confidence),
+                detectable,
                 note,
+                _population(metric, answers),
             )
         )
     return pd.DataFrame(rows, columns=list(VERDICT_COLUMNS))

@@ -56,7 +56,7 @@ def read_cell(path: str | Path) -> dict[str, Any]:
             raise InputFormatError(f"{path}: missing key {key}")
     missing = [m for m in METRICS if m not in record["metrics"]]
     if missing:
-        raise InputFormatError(f"{path}: missing metrics {', '.join(missing)}")
+        raise InputFormatError(f"{path}: missing metrics {', '.join(missing)} (written by an older analyze? rerun it)")
     for metric in METRICS:
         absent = [key for key in RESULT_KEYS if key not in record["metrics"][metric]]
         if absent:

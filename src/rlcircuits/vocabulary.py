@@ -7,14 +7,18 @@ Plain Python (no numpy): the tables, the claims checklist, the study and the pag
 from __future__ import annotations
 
 # The circuit metrics of Table 1, in display order.
-METRICS = ("intensity", "complexity", "kurtosis", "diversity")
+# Scale-free intensity is ours, not the paper's: raw intensity with each sample's own scale divided
+# out (rlcircuits.metrics), so a model whose gradients or activations are merely rescaled cannot move it.
+METRICS = ("intensity", "scale_free_intensity", "complexity", "kurtosis", "diversity")
 
-# The paper's claims for online RL: which way each metric moves from base to RL.
-EXPECTED_DIRECTION = {"intensity": 1, "complexity": 1, "kurtosis": -1, "diversity": 1}
+# The paper's claims for online RL: which way each metric moves from base to RL (scale-free
+# intensity: the paper's direction for intensity).
+EXPECTED_DIRECTION = {"intensity": 1, "scale_free_intensity": 1, "complexity": 1, "kurtosis": -1, "diversity": 1}
 
 # The claims checklist's online-RL rows: metric -> the claim as the page states it.
 CLAIM_TEXTS = {
     "intensity": "Online RL raises activation intensity",
+    "scale_free_intensity": "Online RL raises activation intensity relative to each sample's own scale",
     "complexity": "Online RL raises information complexity",
     "kurtosis": "Online RL lowers distribution kurtosis",
     "diversity": "Online RL raises inter-sample diversity",
@@ -63,3 +67,13 @@ def claim_group(algorithm: str, online: bool) -> str | None:
     if family == DPO:
         return ONLINE_DPO if online else OFFLINE_DPO
     return CONTROL if family == CONTROL else None
+
+
+def intensity_survival(raw: str, scale_free: str) -> str:
+    """Whether an intensity verdict survives dividing out each sample's own scale, in the page's words."""
+    if raw == scale_free:
+        return f"survives: raw and scale-free intensity both read “{raw}”"
+    return (
+        f"does not survive: raw intensity reads “{raw}”, scale-free intensity “{scale_free}” (what moved raw "
+        "intensity may be the scale of gradients or activations, not the shape of the circuit)"
+    )

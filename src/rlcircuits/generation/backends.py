@@ -15,7 +15,7 @@ from transformers import GenerationConfig, StoppingCriteria, StoppingCriteriaLis
 from rlcircuits.contracts import FINISH_REASONS, FinishReason
 from rlcircuits.errors import ModelLoadError, RLCircuitsError, SettingsError
 from rlcircuits.generation.stopping import STOP_WINDOW, StopRule, Tokenizer, stop_rule
-from rlcircuits.models import load_model
+from rlcircuits.models import LoadSettings, load_model
 from rlcircuits.options import BACKEND_NAMES, BackendName, Dtype
 from rlcircuits.prompts import get_template
 
@@ -27,6 +27,15 @@ ENGINES: tuple[Engine, ...] = get_args(Engine)
 # Questions per batch unless given: transformers pads a batch to its longest row; vLLM batches
 # on its own, so there a batch only sets how often finished answers are checkpointed.
 DEFAULT_BATCH_SIZE: dict[Engine, int] = {"transformers": 8, "vllm": 256}
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """How the answers are computed, not what they are: the engine, its dtype and its GPUs per model."""
+
+    backend: BackendName = "auto"
+    dtype: Dtype = LoadSettings.dtype
+    tensor_parallel_size: int = 1
 
 
 class GenerationError(RLCircuitsError):
@@ -220,7 +229,11 @@ def _generation_config(name_or_path: str, revision: str | None) -> GenerationCon
 
 
 def open_backend(
-    settings: GenerationSettings, tokenizer: Tokenizer, *, device: str = "cpu", tensor_parallel_size: int = 1
+    settings: GenerationSettings,
+    tokenizer: Tokenizer,
+    *,
+    device: str = "cpu",
+    tensor_parallel_size: int = EngineOptions.tensor_parallel_size,
 ) -> Backend:
     """Load the model into the settings' backend, with the stop rule of its template and config."""
     strings = get_template(settings.template).stop

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
@@ -23,6 +25,14 @@ from rlcircuits.grading.equivalence import is_equivalent
 log = logging.getLogger(__name__)
 
 _START_TIMEOUT = 60.0  # seconds for a worker to start (forked from the preloaded forkserver)
+
+
+@dataclass(frozen=True)
+class GradingSettings:
+    """A pool's size and its hard limit per answer (an answer over it counts as wrong)."""
+
+    workers: int = field(default_factory=lambda: os.cpu_count() or 1)
+    timeout: float = 10.0
 
 
 def _serve(conn: Connection, judge: Callable[[str, str], bool]) -> None:

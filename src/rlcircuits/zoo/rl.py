@@ -31,6 +31,7 @@ tokenises prompts without special tokens, so its prompts carry the BOS as text.
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import random
@@ -48,6 +49,7 @@ from rlcircuits.grading.records import grade_records
 from rlcircuits.models import load_model
 from rlcircuits.options import ALGORITHMS, Algorithm
 from rlcircuits.prompts import get_template
+from rlcircuits.run_plan import CHECKPOINTS, checkpoint_path, checkpoint_steps
 from rlcircuits.zoo import TEMPLATE
 from rlcircuits.zoo.tasks import Task
 from rlcircuits.zoo.tokenizer import build_tokenizer
@@ -199,6 +201,32 @@ def curve_window(values: Sequence[float]) -> dict[str, float]:
     return {"curve_first": sum(values[:width]) / width, "curve_last": sum(values[-width:]) / width}
 
 
+def checkpoint_saver(algorithm: Algorithm, every: int, folder: Path, record: dict[str, Any]) -> Any:
+    """A trainer callback that saves the model every ``every`` steps as an ordinary zoo model folder.
+
+    It acts on the step's log (the trainers log every step, after the optimiser step), so a
+    checkpoint's curve ends at its own step. It saves a copy: the live model's config is left as
+    the trainer set it, so checkpointing cannot change the training run.
+    """
+    from transformers import TrainerCallback
+
+    metric, meaning = CURVES[algorithm]
+
+    class SaveCheckpoints(TrainerCallback):
+        def on_log(self, args, state, control, model=None, logs=None, **kwargs) -> None:
+            step = state.global_step
+            path = Path(checkpoint_path(folder, step))
+            if step % every or metric not in (logs or {}) or path.exists():
+                return
+            curve = training_curve(state.log_history, metric, meaning)
+            snapshot = copy.deepcopy(model)
+            snapshot.requires_grad_(False)
+            save_model(snapshot, path, {**record, **curve_window(curve.values), "step": step}, curve)
+            log.info("checkpoint at step %d: %s", step, path)
+
+    return SaveCheckpoints()
+
+
 def _online_trainer(
     algorithm: Algorithm,
     model: Any,
@@ -293,8 +321,13 @@ def train_rl(
     out: str | Path,
     *,
     threads: int = 1,
+    checkpoint_every: int = 0,
 ) -> dict[str, Any]:
-    """Tune the SFT model in ``base`` with ``algorithm`` and save it to ``out``; returns the run's record."""
+    """Tune the SFT model in ``base`` with ``algorithm`` and save it to ``out``; returns the run's record.
+
+    ``checkpoint_every`` > 0 also saves the model every that many steps into ``out``'s
+    checkpoints folder (run_plan.checkpoint_path); it does not change the weights trained.
+    """
     if algorithm not in ALGORITHMS:
         raise SettingsError(f"unknown algorithm {algorithm!r}; choose one of {', '.join(ALGORITHMS)}")
     if algorithm in ("dpo", "online_dpo") and not settings.beta > 0:
@@ -317,8 +350,11 @@ def train_rl(
         "train_files": [str(path) for path in train_files],
         "train_tasks": len(tasks),
     }
+    if checkpoint_every < 0:
+        raise SettingsError(f"checkpoint_every must be >= 0 (0: no checkpoints), got {checkpoint_every}")
     with (
         tempfile.TemporaryDirectory(prefix=f"zoo-{algorithm}-") as scratch,
+        tempfile.TemporaryDirectory(prefix=f"zoo-{algorithm}-checkpoints-") as staged,
         JudgePool(workers=1, timeout=GRADE_TIMEOUT) as pool,
     ):
         if algorithm == "dpo":
@@ -330,10 +366,18 @@ def train_rl(
             trainer = _continued_sft_trainer(model, tokenizer, tasks, settings, Path(scratch))
         else:
             trainer = _online_trainer(algorithm, model, tokenizer, tasks, settings, Path(scratch), pool)
+        if checkpoint_every:
+            trainer.add_callback(checkpoint_saver(algorithm, checkpoint_every, Path(staged), dict(record)))
         trainer.train()
-    model.requires_grad_(False)
-    curve = training_curve(trainer.state.log_history, *CURVES[algorithm])
-    record.update(curve_window(curve.values))
-    save_model(model, out, record, curve)
+        model.requires_grad_(False)
+        curve = training_curve(trainer.state.log_history, *CURVES[algorithm])
+        record.update(curve_window(curve.values))
+        expected = checkpoint_steps(settings.steps, checkpoint_every)
+        missing = [step for step in expected if not Path(checkpoint_path(staged, step)).is_dir()]
+        if missing:
+            raise SettingsError(
+                f"{out}: the trainer logged no {CURVES[algorithm][0]!r} at steps {missing}; no checkpoint"
+            )
+        save_model(model, out, record, curve, checkpoints=Path(staged) / CHECKPOINTS if expected else None)
     log.info("%s done in %.1f s: %s", algorithm, time.perf_counter() - started, out)
     return record

@@ -156,6 +156,15 @@ TASKS: dict[str, Callable[[random.Random], Problem]] = {
 BENCHMARK_OF_TASK = {"arithmetic": "gsm8k", "equations": "math", "fractions": "college_math"}
 
 
+@dataclass(frozen=True)
+class SplitSettings:
+    """Which draw a task's splits are, and their sizes: 300 test questions keep a point near 3%."""
+
+    seed: int = 0
+    n_test: int = 300
+    n_train: int = 1200
+
+
 def make_splits(task: str, seed: int, n_test: int, n_train: int) -> dict[str, list[Task]]:
     """The test and train splits of ``task`` for ``seed``: disjoint, reproducible, in draw order."""
     if task not in TASKS:

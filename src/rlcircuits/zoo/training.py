@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import shutil
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
@@ -33,6 +34,7 @@ from rlcircuits.errors import InputFormatError, SettingsError
 from rlcircuits.files import atomic_folder
 from rlcircuits.options import ARCHITECTURES, Architecture
 from rlcircuits.prompts import render_prompt
+from rlcircuits.run_plan import CHECKPOINTS
 from rlcircuits.zoo import TEMPLATE
 from rlcircuits.zoo.tasks import Task, read_tasks
 from rlcircuits.zoo.tokenizer import BOS, EOS, PAD, build_tokenizer, save_tokenizer
@@ -228,8 +230,18 @@ def training_curve(history: Sequence[Mapping[str, Any]], metric: str, meaning: s
     return TrainingCurve(metric, meaning, tuple(step for step, _ in points), tuple(value for _, value in points))
 
 
-def save_model(model: PreTrainedModel, out: str | Path, metadata: Mapping[str, Any], curve: TrainingCurve) -> None:
-    """Write a standard HF model folder (weights, config, tokenizer) plus the training record and curve."""
+def save_model(
+    model: PreTrainedModel,
+    out: str | Path,
+    metadata: Mapping[str, Any],
+    curve: TrainingCurve,
+    checkpoints: Path | None = None,
+) -> None:
+    """Write a standard HF model folder (weights, config, tokenizer) plus the training record and curve.
+
+    ``checkpoints``, a folder of finished checkpoint folders, is copied in as ``checkpoints/``, so
+    the model and its checkpoints appear together or not at all.
+    """
     tokenizer = build_tokenizer()
     model.config.update({**special_ids(tokenizer), "use_cache": True})  # trainers turn the cache off
     model.generation_config.update(**special_ids(tokenizer))
@@ -238,6 +250,8 @@ def save_model(model: PreTrainedModel, out: str | Path, metadata: Mapping[str, A
         save_tokenizer(folder)
         (folder / METADATA).write_text(json.dumps(metadata, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         write_training_curve(folder / TRAINING_CURVE, curve)
+        if checkpoints is not None:
+            shutil.copytree(checkpoints, folder / CHECKPOINTS)
 
 
 def train_sft(
