@@ -49,6 +49,11 @@ include: "rules/attribute.smk"
 include: "rules/analyze.smk"
 
 
+if "audit" in config:
+
+    include: "rules/faithfulness.smk"
+
+
 if "study" in config:
 
     include: "rules/study.smk"

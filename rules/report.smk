@@ -9,6 +9,7 @@ rule render_report:
         template="report/index.html.j2",
         study=PLAN.study_tables() + PLAN.study_figures(),
         dynamics=PLAN.dynamics_tables() + PLAN.dynamics_figures(),
+        audit=PLAN.audit_files(),
     output:
         PLAN.report,
     log:

@@ -19,6 +19,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from rlcircuits.audit import read_faithfulness
 from rlcircuits.cli import run_stage
 from rlcircuits.contracts import ROLES, TRAINING_CURVE, TrainingCurve, read_graded, read_selection, read_training_curve
 from rlcircuits.errors import RLCircuitsError
@@ -40,6 +41,7 @@ from rlcircuits.report import (
     png_data_uri,
     render,
 )
+from rlcircuits.robustness import RobustnessSection, robustness_section
 from rlcircuits.run_plan import FIGURES, REVISION_FILE, RunPlan
 from rlcircuits.study import ACCURACY
 from rlcircuits.tables import METRICS, TABLE1_COLUMNS, read_cell
@@ -139,6 +141,23 @@ def _dynamics(plan: RunPlan) -> DynamicsSection | None:
     )
 
 
+def _robustness(plan: RunPlan) -> RobustnessSection | None:
+    """Each variant's claims verdicts and the faithfulness records, when the run has an audit section."""
+    if plan.audit is None:
+        return None
+    tables = [_csv(Path(plan.table1_of(variant))) for variant in plan.audit.all_variants]
+    records = [read_faithfulness(path) for path in plan.faithfulness_files() if Path(path).is_file()]
+    return robustness_section(
+        plan.audit,
+        tables,
+        records,
+        inline_png(Path(plan.figure("faithfulness"))) if plan.audit.faithfulness else None,
+        {name: pair.online for name, pair in plan.pairs.items()},
+        dict(plan.ablations),
+        plan.config["attribution"],
+    )
+
+
 def _selections(plan: RunPlan) -> list[dict]:
     """Each configured pair x dataset's selection record (its samples left out), where it exists."""
     selections = []
@@ -189,6 +208,7 @@ def gather(args: argparse.Namespace) -> ReportInputs:
         study=_study(plan),
         dynamics=_dynamics(plan),
         shared_selection=plan.config.get("selection", {}).get("shared") == "base",
+        robustness=_robustness(plan),
     )
 
 

@@ -92,6 +92,18 @@ def test_mismatched_samples_are_refused(npz_pair):
         analyze_cell(base, rl, label="cell-x")
 
 
+@pytest.mark.parametrize(
+    ("key", "base_value", "rl_value"),
+    [("method", "eap", "eap_ig"), ("granularity", "module", "head"), ("loss", "own_answer", "shared_answer")],
+)
+def test_files_of_two_variants_are_refused(npz_pair, key, base_value, rl_value):
+    """A metric change between files of different methods, graphs or losses would be the variant's, not RL's."""
+    base, rl = load_attribution(npz_pair["base"]), load_attribution(npz_pair["rl"])
+    base, rl = dataclasses.replace(base, **{key: base_value}), dataclasses.replace(rl, **{key: rl_value})
+    with pytest.raises(InputFormatError, match=f"cell-v: base and RL attribution files differ in {key}"):
+        analyze_cell(base, rl, label="cell-v", resamples=50)
+
+
 def test_cli_writes_the_metrics_json(npz_pair, tmp_path, capsys):
     cli = load_script("analyze")
     out = tmp_path / "metrics" / "tiny" / "toy" / "alpha0.5.json"

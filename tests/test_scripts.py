@@ -12,6 +12,8 @@ HELP_FLAGS = {
     "scripts/attribute.py": "--batch-tokens",
     "scripts/dynamics.py": "--run-config",
     "scripts/dynamics_point.py": "--selection",
+    "scripts/faithfulness.py": "--single-edge",
+    "scripts/faithfulness_figure.py": "--records",
     "scripts/fetch_model.py": "--revision",
     "scripts/figures.py": "--fig2",
     "scripts/generate.py": "--tensor-parallel-size",
@@ -27,6 +29,7 @@ HELP_FLAGS = {
     "scripts/train_sft.py": "--architecture",
     "scripts/zoo_tasks.py": "--n-test",
     "bench/bench_attribution.py": "--find-max-tokens",
+    "bench/bench_audit.py": "--variants",
     "bench/bench_grading.py": "--sample",
     "bench/bench_rl_step.py": "--rounds",
 }

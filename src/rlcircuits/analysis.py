@@ -39,6 +39,12 @@ def _check_pair(base: AttributionFile, rl: AttributionFile, label: str) -> None:
     for key in ("sample_ids", "src_names", "dst_names", "edge_mask"):
         if not np.array_equal(getattr(base, key), getattr(rl, key)):
             raise InputFormatError(f"{label}: base and RL attribution files differ in {key}")
+    # Both graphs must come from one attribution variant (the robustness audit's variants sit side by side).
+    for key in ("method", "granularity", "loss", "ig_steps", "ig_baseline", "layout"):
+        if getattr(base, key) != getattr(rl, key):
+            raise InputFormatError(
+                f"{label}: base and RL attribution files differ in {key} ({getattr(base, key)} vs {getattr(rl, key)})"
+            )
 
 
 def _per_sample(values: np.ndarray, options: MetricOptions, ids: np.ndarray, where: str) -> dict[str, np.ndarray]:

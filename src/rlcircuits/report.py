@@ -21,6 +21,7 @@ import pandas as pd
 from rlcircuits.claims import CLAIMS, VERDICT_RULE, Checklist, Claim, claims  # noqa: F401 (re-exported)
 from rlcircuits.contracts import ROLES
 from rlcircuits.dynamics import SUMMARY_RULE as DYNAMICS_RULE
+from rlcircuits.robustness import RobustnessSection
 from rlcircuits.study import VERDICT_RULE as STUDY_VERDICT_RULE
 from rlcircuits.tables import METRICS
 from rlcircuits.truncation import cut_length
@@ -310,6 +311,7 @@ class ReportInputs:
     study: StudySection | None = None
     dynamics: DynamicsSection | None = None
     shared_selection: bool = False  # selection.shared: base (one question set per base and dataset)
+    robustness: RobustnessSection | None = None  # only for a run with an audit section
 
 
 def render(inputs: ReportInputs, templates: Path) -> str:
@@ -346,6 +348,7 @@ def render(inputs: ReportInputs, templates: Path) -> str:
         curve_models=inputs.curve_models,
         notes=inputs.notes,
         study=inputs.study,
+        robustness=inputs.robustness,
         study_rule=STUDY_VERDICT_RULE,
         study_intensity=study_intensity(inputs.study.verdicts) if inputs.study else [],
         study_contrasts=study_rows(inputs.study.contrasts, "difference") if inputs.study else [],

@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from rlcircuits.audit import Audit, Variant, audit_from_config
 from rlcircuits.contracts import ROLES
 from rlcircuits.errors import InputFormatError, SettingsError
 from rlcircuits.files import atomic_output
@@ -123,6 +124,7 @@ class RunPlan:
     dynamics_settings: dict[str, DynamicsSetting] = field(default_factory=dict)
     dynamics_runs: dict[str, DynamicsRun] = field(default_factory=dict)
     dynamics_contrasts: tuple[DynamicsContrast, ...] = ()
+    audit: Audit | None = None  # the robustness audit's variants and faithfulness check, when configured
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> RunPlan:
@@ -164,6 +166,7 @@ class RunPlan:
             dynamics_settings=settings,
             dynamics_runs=runs,
             dynamics_contrasts=dynamics_contrasts,
+            audit=audit_from_config(config),
         )
 
     @classmethod
@@ -288,6 +291,57 @@ class RunPlan:
         if not self.arms:
             return []
         return [self.figure(f"study_{metric}", ext) for metric in STUDY_FIGURES for ext in ("svg", "png")]
+
+    # --- the robustness audit: each added variant's own attribution, metrics and Table 1 ---------------
+    def variant_attribution(
+        self,
+        variant: str = "{variant}",
+        pair: str = "{pair}",
+        dataset: str = "{dataset}",
+        alpha: str = "{alpha}",
+        role: str = "{role}",
+    ) -> str:
+        return f"{self.out}/audit/{variant}/attribution/{pair}/{dataset}/alpha{alpha}/{role}.npz"
+
+    def variant_metrics(
+        self, variant: str = "{variant}", pair: str = "{pair}", dataset: str = "{dataset}", alpha: str = "{alpha}"
+    ) -> str:
+        return f"{self.out}/audit/{variant}/metrics/{pair}/{dataset}/alpha{alpha}.json"
+
+    def variant_metrics_files(self, variant: str) -> list[str]:
+        """An added variant's metrics files over the configured grid, in grid order."""
+        return [self.variant_metrics(variant, c.pair, c.dataset, c.alpha) for c in self.cells()]
+
+    def variant_table1(self, variant: str = "{variant}") -> str:
+        return f"{self.out}/audit/{variant}/table1.csv"
+
+    def attribution_of(self, variant: Variant, pair: str, dataset: str, alpha: str, role: str) -> str:
+        """A variant's attribution file: the default variant's is the run's own (its path unchanged)."""
+        if self.audit is None or variant == self.audit.default:
+            return self.attribution(pair, dataset, alpha, role)
+        return self.variant_attribution(variant.name, pair, dataset, alpha, role)
+
+    def table1_of(self, variant: Variant) -> str:
+        if self.audit is None or variant == self.audit.default:
+            return self.table("table1")
+        return self.variant_table1(variant.name)
+
+    def faithfulness(self, pair: str = "{pair}", dataset: str = "{dataset}", role: str = "{role}") -> str:
+        return f"{self.out}/faithfulness/{pair}/{dataset}/{role}.json"
+
+    def faithfulness_files(self) -> list[str]:
+        """Every pair × dataset × role's faithfulness record; none without the audit's faithfulness check."""
+        if self.audit is None or self.audit.faithfulness is None:
+            return []
+        return [self.faithfulness(p, d, r) for p in self.pairs for d in self.datasets for r in ROLES]
+
+    def audit_files(self) -> list[str]:
+        """What the report's Robustness section reads: each added variant's Table 1, the faithfulness
+        records and figure; nothing without an audit section."""
+        if self.audit is None:
+            return []
+        figure = [self.figure("faithfulness", ext) for ext in ("svg", "png")] if self.audit.faithfulness else []
+        return [self.variant_table1(v.name) for v in self.audit.variants] + self.faithfulness_files() + figure
 
     def zoo_task(self, task: str = "{task}", split: str = "test") -> str:
         return f"{self.zoo_dir}/tasks/{task}_{split}.jsonl"
