@@ -79,7 +79,7 @@ def _broken(change) -> dict:
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (lambda c: c["dynamics"]["settings"]["control"]["runs"].append("nope"), "'nope' is neither a model of zoo.rl nor a run of hub_rl"),
+        (lambda c: c["dynamics"]["settings"]["control"]["runs"].append("nope"), "'nope' is neither a model of zoo.rl"),
         (
             lambda c: c["zoo"]["rl"]["dyn_control_s1"].pop("checkpoint_every"),
             "zoo.rl.dyn_control_s1: a dynamics run needs",
