@@ -557,7 +557,7 @@ class Attribution:
 
 
 @contextlib.contextmanager
-def _frozen_eval(model: nn.Module) -> Iterator[None]:
+def frozen_eval(model: nn.Module) -> Iterator[None]:
     """Eval mode, no parameter gradients; restores the caller's settings afterwards."""
     was_training = model.training
     trainable = [p for p in model.parameters() if p.requires_grad]
@@ -572,7 +572,8 @@ def _frozen_eval(model: nn.Module) -> Iterator[None]:
         model.train(was_training)
 
 
-def _check_inputs(inputs: Sequence[LossInput], vocab_size: int) -> None:
+def check_inputs(inputs: Sequence[LossInput], vocab_size: int) -> None:
+    """Refuse an empty sample list or a token id outside the model's vocabulary, naming the sample."""
     if not inputs:
         raise AttributionError("no samples to attribute (empty selection)")
     for item in inputs:
@@ -599,13 +600,13 @@ def attribute(
     parts = find_decoder(model)
     n_heads = int(getattr(model.config, "num_attention_heads", 1)) if granularity == "head" else 1
     graph = build_graph(len(parts.layers), layout, granularity, n_heads)
-    _check_inputs(inputs, parts.vocab_size)
+    check_inputs(inputs, parts.vocab_size)
     acc_dtype = torch.promote_types(parts.embed.weight.dtype, torch.float32)
     scores = np.zeros((len(inputs), len(graph.src_names), len(graph.dst_names)), dtype=_numpy_dtype(acc_dtype))
     losses = np.zeros(len(inputs), dtype=np.float64)
     baseline_losses = np.zeros(len(inputs), dtype=np.float64) if method.name == "eap_ig" else None
     plan = plan_batches([len(item.input_ids) for item in inputs], batch_tokens)
-    with _frozen_eval(model):
+    with frozen_eval(model):
         verify_prenorm(model, parts)
         bar = _progress_bar(len(inputs), progress)
         started, tokens = time.perf_counter(), 0

@@ -31,9 +31,9 @@ from rlcircuits.eap import (
     AttributionSettings,
     Graph,
     LossInput,
-    _check_inputs,
-    _frozen_eval,
     build_graph,
+    check_inputs,
+    frozen_eval,
     pad_batch,
     plan_batches,
     truncated_nll,
@@ -142,11 +142,11 @@ class Ablator:
         batch_tokens: int = AttributionSettings.batch_tokens,
     ) -> None:
         self.parts = find_decoder(model)
-        _check_inputs(inputs, self.parts.vocab_size)
+        check_inputs(inputs, self.parts.vocab_size)
         self.graph = build_graph(len(self.parts.layers), layout)
         self.model, self.inputs = model, list(inputs)
         self._plan = plan_batches([len(item.input_ids) for item in inputs], batch_tokens)
-        with _frozen_eval(model):
+        with frozen_eval(model):
             verify_prenorm(model, self.parts)
 
     def losses(self, ablate: np.ndarray) -> np.ndarray:
@@ -159,7 +159,7 @@ class Ablator:
             raise ValueError("ablation masks name a non-edge")
         device = self.parts.embed.weight.device
         out = np.zeros(len(self.inputs), dtype=np.float64)
-        with _frozen_eval(self.model), torch.no_grad():
+        with frozen_eval(self.model), torch.no_grad():
             for indices in self._plan:
                 padded = pad_batch([self.inputs[i] for i in indices], device)
                 embeds = self.parts.embed(padded.input_ids)
