@@ -18,6 +18,7 @@ from rlcircuits.contracts import load_attribution
 from rlcircuits.files import atomic_output
 from rlcircuits.metrics import MetricOptions
 from rlcircuits.options import KURTOSIS_OF
+from rlcircuits.stats import ResampleSettings
 
 HELPS = {"bins": "histogram bins for information complexity", "kurtosis_of": "kurtosis of the signed W or of |W|"}
 
@@ -31,8 +32,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--alpha", required=True, type=float)
     parser.add_argument("--out", required=True, help="output metrics JSON")
     add_settings(parser, MetricOptions(), HELPS, choices={"kurtosis_of": KURTOSIS_OF})
-    parser.add_argument("--resamples", type=int, default=9999, help="bootstrap resamples per test (at least 39)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap resamples")
+    add_settings(
+        parser,
+        ResampleSettings(),
+        {"resamples": "bootstrap resamples and sign flips per test (at least 39)", "seed": "seed of the resamples"},
+    )
     return parser.parse_args(argv)
 
 

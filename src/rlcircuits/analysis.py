@@ -28,7 +28,7 @@ from rlcircuits.metrics import (
     relative_edge_change,
     scale_free_intensity_per_sample,
 )
-from rlcircuits.stats import paired_diversity, paired_mean
+from rlcircuits.stats import ResampleSettings, paired_diversity, paired_mean
 from rlcircuits.vocabulary import EXPECTED_DIRECTION
 
 PER_SAMPLE = ("intensity", "scale_free_intensity", "complexity", "kurtosis")
@@ -89,8 +89,8 @@ def analyze_cell(
     *,
     label: str,
     options: MetricOptions = MetricOptions(),
-    resamples: int = 9999,
-    seed: int = 0,
+    resamples: int = ResampleSettings.resamples,
+    seed: int = ResampleSettings.seed,
 ) -> dict[str, Any]:
     """Metrics of both conventions, paired comparisons and per-sample arrays for one cell."""
     _check_pair(base, rl, label)

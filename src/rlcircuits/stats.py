@@ -41,6 +41,14 @@ LEVEL = 0.05  # the CI is 1 - LEVEL
 
 
 @dataclass(frozen=True)
+class ResampleSettings:
+    """How many seeded resamples (bootstrap and sign flips) every test of a cell draws."""
+
+    resamples: int = 9999
+    seed: int = 0
+
+
+@dataclass(frozen=True)
 class Comparison:
     """RL vs base for one metric: values, RL - base, its 95% CI and a two-sided p-value."""
 
@@ -128,7 +136,9 @@ def mean_difference(differences: np.ndarray) -> Studentized:
     return statistic
 
 
-def paired_mean(base: np.ndarray, rl: np.ndarray, *, resamples: int = 9999, seed: int = 0) -> Comparison:
+def paired_mean(
+    base: np.ndarray, rl: np.ndarray, *, resamples: int = ResampleSettings.resamples, seed: int = ResampleSettings.seed
+) -> Comparison:
     """The mean difference of a per-question metric: exact sign-flip p-value, bootstrap-t CI."""
     base, rl = np.asarray(base, dtype=np.float64), np.asarray(rl, dtype=np.float64)
     if base.shape != rl.shape or base.ndim != 1:
@@ -171,7 +181,9 @@ def diversity_difference(correlations: np.ndarray) -> Studentized:
     return statistic
 
 
-def paired_diversity(correlations: np.ndarray, *, resamples: int = 9999, seed: int = 0) -> Comparison:
+def paired_diversity(
+    correlations: np.ndarray, *, resamples: int = ResampleSettings.resamples, seed: int = ResampleSettings.seed
+) -> Comparison:
     """Diversity of RL vs base from the pooled correlations: bootstrap-t p-value and CI (NaN under 3 questions)."""
     n = len(correlations) // 2
     off = ~np.eye(n, dtype=bool)
