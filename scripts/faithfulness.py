@@ -18,12 +18,12 @@ import sys
 import numpy as np
 
 from rlcircuits.audit import FaithfulnessRecord, MethodFaithfulness, Variant, write_faithfulness
-from rlcircuits.cli import run_stage
+from rlcircuits.cli import add_settings, run_stage
 from rlcircuits.contracts import ROLES, AttributionFile, load_attribution, read_selection
 from rlcircuits.eap import AttributionSettings, truncated_loss_input
 from rlcircuits.errors import InputFormatError
 from rlcircuits.faithfulness import Ablator, recovery_curve, spearman_per_sample
-from rlcircuits.models import load_model
+from rlcircuits.models import LoadSettings, load_model
 from rlcircuits.options import DTYPE_NAMES
 
 # How far a file's recorded loss may lie from this job's recomputation (batching changes float rounding).
@@ -43,8 +43,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--fractions", type=float, nargs="+", required=True, help="fractions of edges kept (0 and 1 are added)"
     )
     parser.add_argument("--single-edge", action="store_true", help="also ablate each edge alone (one pass per edge)")
-    parser.add_argument("--dtype", default="float32", choices=DTYPE_NAMES, help="model dtype (default: float32)")
-    parser.add_argument("--device", default="cpu", help="torch device (default: cpu)")
+    add_settings(
+        parser,
+        LoadSettings(),
+        {"dtype": "model dtype", "device": "torch device, e.g. cpu or cuda"},
+        choices={"dtype": DTYPE_NAMES},
+    )
     parser.add_argument(
         "--batch-tokens", type=int, default=AttributionSettings.batch_tokens, help="rows x padded length per pass"
     )

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from rlcircuits.cli import run_stage
 from rlcircuits.errors import ModelLoadError
+from rlcircuits.model_names import DEFAULT_REVISION
 from rlcircuits.run_plan import REVISION_FILE
 
 # Weights in safetensors or PyTorch format, configs and tokenizer files; not GGUF or raw checkpoints.
@@ -26,7 +27,7 @@ IGNORE = ["*.gguf", "original/*", "*.pth", "*.msgpack", "*.h5", "*.ot"]
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", required=True, help="Hub id, e.g. deepseek-ai/deepseek-math-7b-rl")
-    parser.add_argument("--revision", default="main", help="branch, tag or commit (default: main)")
+    parser.add_argument("--revision", default=DEFAULT_REVISION, help="branch, tag or commit (default: %(default)s)")
     parser.add_argument("--out", required=True, help="destination folder")
     return parser.parse_args(argv)
 
