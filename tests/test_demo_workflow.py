@@ -177,8 +177,10 @@ def test_the_report_shows_the_tables_figures_and_the_ablation(smoke_run):
         "train_rl",
     ):
         assert text in html, text
-    # Figures 2, 3(a), 3(b), the zoo's curves, the study's forest plots (each metric, accuracy), its arms' curves.
-    assert html.count("data:image/png;base64,") == 4 + len(METRICS) + 1 + 1
+    # Figures 2, 3(a), 3(b), the zoo's curves, the study's forest plots (each metric, accuracy), its arms'
+    # curves; the training dynamics: each metric against step and against KL, accuracy, KL, the effects.
+    assert html.count("data:image/png;base64,") == 4 + len(METRICS) + 1 + 1 + 2 * len(METRICS) + 3
+    assert "<h2>Training dynamics</h2>" in html
     models = "rl/control, rl/control_seed1, rl/dpo, rl/grpo, rl/grpo_seed1, rl/online_dpo, sft/llama"
     assert f"Training curves of the mini zoo's models ({models})" in html
     assert "Controlled study" in html and "GRPO raises intensity more than continued SFT (RL vs more training)" in html
