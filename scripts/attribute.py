@@ -20,8 +20,8 @@ import sys
 from rlcircuits.cli import add_settings, run_stage
 from rlcircuits.contracts import ROLES, read_selection, save_attribution
 from rlcircuits.eap import AttributionSettings, MethodSettings, attribute, truncated_loss_input
-from rlcircuits.models import LoadSettings, load_model
-from rlcircuits.options import DTYPE_NAMES, GRANULARITIES, IG_BASELINES, LAYOUTS, LOSS_TEXTS, METHODS
+from rlcircuits.models import add_load_settings, load_model
+from rlcircuits.options import GRANULARITIES, IG_BASELINES, LAYOUTS, LOSS_TEXTS, METHODS
 from rlcircuits.truncation import cut_length
 
 
@@ -55,12 +55,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         {"ig_steps": "EAP-IG path points m", "ig_baseline": "EAP-IG baseline input: mean embedding row or zero"},
         choices={"ig_baseline": IG_BASELINES},
     )
-    add_settings(
-        parser,
-        LoadSettings(),
-        {"dtype": "model dtype", "device": "torch device, e.g. cpu or cuda"},
-        choices={"dtype": DTYPE_NAMES},
-    )
+    add_load_settings(parser)
     parser.add_argument(
         "--trust-remote-code", action="store_true", help="allow model code from the Hub (off by default)"
     )

@@ -13,13 +13,12 @@ import argparse
 import logging
 import sys
 
-from rlcircuits.cli import add_settings, run_stage
+from rlcircuits.cli import run_stage
 from rlcircuits.contracts import read_graded, read_selection
 from rlcircuits.divergence import answer_kl
 from rlcircuits.dynamics import DynamicsPoint, write_point
 from rlcircuits.errors import InputFormatError
-from rlcircuits.models import LoadSettings, load_model
-from rlcircuits.options import DTYPE_NAMES
+from rlcircuits.models import add_load_settings, load_model
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -31,12 +30,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--run", required=True, help="the run's name, recorded")
     parser.add_argument("--step", required=True, type=int, help="the checkpoint's step (0: the base), recorded")
     parser.add_argument("--dataset", required=True, help="the dataset's name, recorded")
-    add_settings(
-        parser,
-        LoadSettings(),
-        {"dtype": "model dtype", "device": "torch device, e.g. cpu or cuda"},
-        choices={"dtype": DTYPE_NAMES},
-    )
+    add_load_settings(parser)
     parser.add_argument("--out", required=True, help="output point JSON")
     return parser.parse_args(argv)
 

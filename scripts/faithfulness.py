@@ -18,13 +18,12 @@ import sys
 import numpy as np
 
 from rlcircuits.audit import FaithfulnessRecord, MethodFaithfulness, Variant, write_faithfulness
-from rlcircuits.cli import add_settings, run_stage
+from rlcircuits.cli import run_stage
 from rlcircuits.contracts import ROLES, AttributionFile, load_attribution, read_selection
 from rlcircuits.eap import AttributionSettings, truncated_loss_input
 from rlcircuits.errors import InputFormatError
 from rlcircuits.faithfulness import Ablator, recovery_curve, spearman_per_sample
-from rlcircuits.models import LoadSettings, load_model
-from rlcircuits.options import DTYPE_NAMES
+from rlcircuits.models import add_load_settings, load_model
 
 # How far a file's recorded loss may lie from this job's recomputation (batching changes float rounding).
 _LOSS_TOLERANCE = {"bfloat16": 5e-2, "float16": 5e-2, "float32": 1e-4, "float64": 1e-9}
@@ -43,12 +42,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--fractions", type=float, nargs="+", required=True, help="fractions of edges kept (0 and 1 are added)"
     )
     parser.add_argument("--single-edge", action="store_true", help="also ablate each edge alone (one pass per edge)")
-    add_settings(
-        parser,
-        LoadSettings(),
-        {"dtype": "model dtype", "device": "torch device, e.g. cpu or cuda"},
-        choices={"dtype": DTYPE_NAMES},
-    )
+    add_load_settings(parser)
     parser.add_argument(
         "--batch-tokens", type=int, default=AttributionSettings.batch_tokens, help="rows x padded length per pass"
     )

@@ -5,6 +5,7 @@ What attribution needs to know about a loaded model's layers lives in rlcircuits
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,9 +13,10 @@ from typing import Any
 import torch
 from torch import nn
 
+from rlcircuits.cli import add_settings
 from rlcircuits.errors import ModelLoadError, SettingsError
 from rlcircuits.files import is_local_path
-from rlcircuits.options import Dtype
+from rlcircuits.options import DTYPE_NAMES, Dtype
 
 DTYPES: dict[Dtype, torch.dtype] = {
     "float32": torch.float32,
@@ -46,6 +48,16 @@ class LoadSettings:
 
     dtype: Dtype = "bfloat16"
     device: str = "cpu"
+
+
+def add_load_settings(parser: argparse.ArgumentParser) -> None:
+    """A stage's --dtype and --device options, defaulted by LoadSettings (cli.add_settings)."""
+    add_settings(
+        parser,
+        LoadSettings(),
+        {"dtype": "model dtype", "device": "torch device, e.g. cpu or cuda"},
+        choices={"dtype": DTYPE_NAMES},
+    )
 
 
 def load_model(
