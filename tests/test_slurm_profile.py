@@ -11,7 +11,10 @@ from workflow import REPO, snakemake, workdir
 
 PROFILE = yaml.safe_load((REPO / "profiles" / "slurm" / "config.yaml").read_text())
 RULES_TEXT = "\n".join(path.read_text() for path in sorted((REPO / "rules").glob("*.smk")))
-RULES = set(re.findall(r"^rule (\w+):", RULES_TEXT, flags=re.MULTILINE))
+# Every rule a site can set resources for: defined (at the top level or under a config switch), or
+# derived from another by `use rule ... as`, which keeps that rule's resources.
+RULE_START = r"^ *(?:rule (\w+):|use rule (\w+) as (\w+))"
+RULES = {name or derived for name, _, derived in re.findall(RULE_START, RULES_TEXT, flags=re.MULTILINE)}
 
 
 def test_the_profile_leaves_the_sites_keys_free():
@@ -35,9 +38,13 @@ def test_every_rule_the_profile_names_exists():
 
 def test_retries_keep_their_growing_memory():
     """A fixed mem_mb in set-resources would replace the rules' attempt-scaled memory."""
-    growing = set(re.findall(r"^rule (\w+):(?:(?!^rule ).)*?mem_mb=grown_mem_mb", RULES_TEXT, flags=re.M | re.S))
-    assert growing == {"generate", "attribute"}
-    assert not any("mem_mb" in PROFILE["set-resources"].get(rule, {}) for rule in growing)
+    growing = set(
+        re.findall(r"^ *rule (\w+):(?:(?!^ *(?:use )?rule ).)*?mem_mb=grown_mem_mb", RULES_TEXT, flags=re.M | re.S)
+    )
+    assert growing == {"generate", "attribute", "dynamics_generate", "dynamics_attribute", "faithfulness"}
+    derived = {new for _, old, new in re.findall(RULE_START, RULES_TEXT, flags=re.MULTILINE) if old in growing}
+    assert derived == {"audit_attribute"}
+    assert not any("mem_mb" in PROFILE["set-resources"].get(rule, {}) for rule in growing | derived)
 
 
 def _resources(dry_run: str, rule: str) -> str:
