@@ -20,7 +20,7 @@ import sys
 from rlcircuits.cli import add_settings, run_stage
 from rlcircuits.contracts import ROLES, read_selection, save_attribution
 from rlcircuits.eap import AttributionSettings, MethodSettings, attribute, truncated_loss_input
-from rlcircuits.models import add_load_settings, load_model
+from rlcircuits.models import add_load_settings, load_model_from
 from rlcircuits.options import GRANULARITIES, IG_BASELINES, LAYOUTS, LOSS_TEXTS, METHODS
 from rlcircuits.truncation import cut_length
 
@@ -90,13 +90,7 @@ def attribute_role(args: argparse.Namespace) -> None:
                 for s in selection.samples
             ]
             runs.append((method, alpha, t_cut, inputs, next(outs)))
-    model = load_model(
-        args.model,
-        dtype=args.dtype,
-        device=args.device,
-        revision=args.revision,
-        trust_remote_code=args.trust_remote_code,
-    )
+    model = load_model_from(args)
     for method, alpha, t_cut, inputs, out in runs:
         log.info(
             "%s: %d samples on the %s's answers, t_bar=%.2f, alpha=%s -> T_cut=%d",

@@ -23,7 +23,7 @@ from rlcircuits.contracts import ROLES, AttributionFile, load_attribution, read_
 from rlcircuits.eap import AttributionSettings, truncated_loss_input
 from rlcircuits.errors import InputFormatError
 from rlcircuits.faithfulness import Ablator, recovery_curve, spearman_per_sample
-from rlcircuits.models import add_load_settings, load_model
+from rlcircuits.models import add_load_settings, load_model_from
 
 # How far a file's recorded loss may lie from this job's recomputation (batching changes float rounding).
 _LOSS_TOLERANCE = {"bfloat16": 5e-2, "float16": 5e-2, "float32": 1e-4, "float64": 1e-9}
@@ -80,13 +80,7 @@ def check(args: argparse.Namespace) -> None:
     for path, record in records.items():
         if record.alpha != first.alpha or record.layout != first.layout:
             raise InputFormatError(f"{path}: alpha/layout differ from {args.attribution[0]}'s")
-    model = load_model(
-        args.model,
-        dtype=args.dtype,
-        device=args.device,
-        revision=args.revision,
-        trust_remote_code=args.trust_remote_code,
-    )
+    model = load_model_from(args)
     fractions = tuple(sorted(set(args.fractions) | {0.0, 1.0}))
     ablators: dict[tuple[str, int], tuple[Ablator, np.ndarray, np.ndarray | None]] = {}
     methods = []

@@ -60,6 +60,17 @@ def add_load_settings(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def load_model_from(args: argparse.Namespace) -> nn.Module:
+    """The model a stage's options name (--model, --revision, add_load_settings' and --trust-remote-code)."""
+    return load_model(
+        args.model,
+        dtype=args.dtype,
+        device=args.device,
+        revision=args.revision,
+        trust_remote_code=args.trust_remote_code,
+    )
+
+
 def load_model(
     name_or_path: str,
     *,
