@@ -8,7 +8,7 @@
 # locally (tests/test_demo_workflow.py, fixture smoke_run). This lane copies that finished run into a
 # fresh folder, deletes one tuned model (zoo/rl/grpo) and Table 1 and Table 4, and forces the grpo
 # model's generation: SLURM then retrains that model and reruns every job downstream of it that the
-# two tables need (19 jobs of 8 rules: train_rl, generate, grade, select, table4, attribute, analyze,
+# two tables need (14 jobs of 8 rules: train_rl, generate, grade, select, table4, attribute, analyze,
 # tables). Table 1 and Table 4 must come out byte-identical to the local run's, and every Snakemake
 # job must have been a SLURM job (its id in the plugin's log and completed with exit 0 in slurmctld's).
 # Without such a local run (none given, none found) the lane makes one itself first (slower).

@@ -59,7 +59,7 @@ def test_the_smoke_run_is_the_demo_scaled_down():
     for section in ("device", "selection", "generation", "grading", "attribution"):
         assert smoke[section] == demo[section], section
     assert {**smoke["metrics"], "resamples": demo["metrics"]["resamples"]} == demo["metrics"]
-    assert smoke["datasets"].keys() == demo["datasets"].keys() and set(smoke["alphas"]) <= set(demo["alphas"])
+    assert smoke["datasets"].keys() <= demo["datasets"].keys() and set(smoke["alphas"]) <= set(demo["alphas"])
     prompting = ("template", "max_new_tokens")
     for pair in smoke["pairs"].values():
         assert [pair[key] for key in prompting] == [demo["pairs"]["llama"][key] for key in prompting]

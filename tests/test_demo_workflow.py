@@ -146,9 +146,9 @@ def test_the_study_summarises_its_seeds(smoke_run):
     assert (intensity.ci_low <= intensity["mean"]).all() and (intensity["mean"] <= intensity.ci_high).all()
     seeds = pd.read_csv(out / "tables" / "study_seeds.csv")
     table1 = pd.read_csv(out / "tables" / "table1.csv")
-    cell = seeds[(seeds.pair == "llama_control") & (seeds.metric == "kurtosis") & (seeds.dataset == "fractions")]
+    cell = seeds[(seeds.pair == "llama_control") & (seeds.metric == "kurtosis") & (seeds.dataset == "equations")]
     expected = table1[
-        (table1.pair == "llama_control") & (table1.metric == "kurtosis") & (table1.dataset == "fractions")
+        (table1.pair == "llama_control") & (table1.metric == "kurtosis") & (table1.dataset == "equations")
     ]
     assert cell.value.tolist() == pytest.approx(expected.relative_change.tolist())
     contrasts = pd.read_csv(out / "tables" / "study_contrasts.csv")
@@ -172,7 +172,6 @@ def test_the_report_shows_the_tables_figures_and_the_ablation(smoke_run):
         "Ablation llama_online_dpo: online DPO from llama_dpo",
         "arithmetic",
         "equations",
-        "fractions",
         "train_sft",
         "train_rl",
     ):
