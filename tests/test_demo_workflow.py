@@ -142,7 +142,7 @@ def test_the_study_summarises_its_seeds(smoke_run):
     arms = pd.read_csv(out / "tables" / "study_arms.csv")
     assert set(arms.arm) == {"grpo", "control"} and (arms.n_seeds == 2).all()
     intensity = arms[arms.metric == "intensity"]
-    assert len(intensity) == 2 * 3 and np.isfinite(intensity[["ci_low", "ci_high"]]).all().all()
+    assert len(intensity) == 2 * len(SMOKE["datasets"]) and np.isfinite(intensity[["ci_low", "ci_high"]]).all().all()
     assert (intensity.ci_low <= intensity["mean"]).all() and (intensity["mean"] <= intensity.ci_high).all()
     seeds = pd.read_csv(out / "tables" / "study_seeds.csv")
     table1 = pd.read_csv(out / "tables" / "table1.csv")

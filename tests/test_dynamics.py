@@ -334,3 +334,23 @@ def test_the_summary_script_and_the_report_section(tmp_path, monkeypatch):
     assert render.main(["--run-config", "plain.yaml", "--out", "without.html"]) == 0
     plain = Path("without.html").read_text()
     assert "Training dynamics" not in plain and "This run selects against the base" not in plain
+
+
+def test_the_page_rows_use_fixed_decimals_per_unit():
+    """A mean that is zero up to rounding (two seeds at -1 and +1 points) reads +0.00, not -3.553e-15."""
+    from rlcircuits.report import DynamicsSection, dynamics_rows
+
+    settings = pd.DataFrame(
+        [
+            ("t", "T", ACCURACY, 50, 2, -3.552713678800501e-15, -12.7, 12.7),
+            ("t", "T", KL, 50, 2, 0.0066650, 0.0010271, 0.0123),
+            ("t", "T", "intensity", 50, 2, 6.89962, 3.89228, 9.90697),
+        ],
+        columns=["setting", "label", "quantity", "step", "n_seeds", "mean", "ci_low", "ci_high"],
+    )
+    rows, _ = dynamics_rows(DynamicsSection({}, settings, None, ["d"], ["0.5"]))
+    assert [(row["estimate"], row["ci"]) for row in rows] == [
+        ("+0.00 pts", "[-12.70 pts, +12.70 pts]"),
+        ("+0.0067 nats", "[+0.0010 nats, +0.0123 nats]"),
+        ("+6.90%", "[+3.89%, +9.91%]"),
+    ]

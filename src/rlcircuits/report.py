@@ -238,14 +238,16 @@ class DynamicsSection:
     alphas: list[str]
 
 
-_DYNAMICS_UNITS = {"accuracy": " pts", "set_accuracy": " pts", "kl": " nats"}
+# Unit and decimals per quantity (the metrics: % of the base's value); fixed decimals, as the study's
+# tables, so that a mean that is zero up to rounding reads as zero.
+_DYNAMICS_UNITS = {"accuracy": (" pts", 2), "set_accuracy": (" pts", 2), "kl": (" nats", 4)}
 
 
 def _dynamics_value(value: float, quantity: str, signed: bool = True) -> str:
     if value is None or np.isnan(value):
         return "—"
-    unit = _DYNAMICS_UNITS.get(quantity, "%")
-    return f"{value:+.4g}{unit}" if signed else f"{value:.4g}{unit}"
+    unit, decimals = _DYNAMICS_UNITS.get(quantity, ("%", 2))
+    return f"{value:+z.{decimals}f}{unit}" if signed else f"{value:z.{decimals}f}{unit}"
 
 
 def _dynamics_interval(row: Mapping[str, Any], quantity: str) -> str:
