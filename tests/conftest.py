@@ -14,8 +14,8 @@ def pytest_addoption(parser):
 
 
 # The files whose tests take minutes (the smoke workflow, the GRPO regression test): run first, so that
-# pytest-xdist (pyproject.toml: -n auto --dist loadfile) starts each on its own worker at once rather
-# than leaving one of them to run alone at the end.
+# pytest-xdist (pyproject.toml: -n auto --dist loadfile --no-loadscope-reorder) starts each on its own
+# worker at once rather than leaving one of them to run alone at the end.
 LONGEST_FIRST = ("test_demo_workflow.py", "test_zoo.py")
 
 
