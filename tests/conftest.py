@@ -13,16 +13,8 @@ def pytest_addoption(parser):
     )
 
 
-# The files whose tests take minutes (the smoke workflow, the GRPO regression test): run first, so that
-# pytest-xdist (pyproject.toml: -n auto --dist loadfile --no-loadscope-reorder) starts each on its own
-# worker at once rather than leaving one of them to run alone at the end.
-LONGEST_FIRST = ("test_demo_workflow.py", "test_zoo.py")
-
-
 def pytest_collection_modifyitems(config, items):
-    """Longest files first; skips come from the markers, with their registered reasons, never from a missing
-    import."""
-    items.sort(key=lambda item: item.path.name not in LONGEST_FIRST)  # stable: each file keeps its order
+    """Skips come from the markers, with their registered reasons, never from a missing import."""
     reasons = {name.strip(): text for name, _, text in (line.partition(":") for line in config.getini("markers"))}
     lane = config.getoption("--container-lane")
     skipped = ("snakemake", "trl") if lane else ("container_lane",)
