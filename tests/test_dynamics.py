@@ -26,6 +26,7 @@ from rlcircuits.dynamics import (
 )
 from rlcircuits.dynamics_figures import against_kl, against_step, effects_forest
 from rlcircuits.errors import InputFormatError, SettingsError
+from rlcircuits.report import DynamicsSection, dynamics_rows
 from rlcircuits.run_plan import DYNAMICS_BASE, RunPlan
 from rlcircuits.study import detectable_difference, mean_interval, welch_interval
 from rlcircuits.vocabulary import METRICS
@@ -338,8 +339,6 @@ def test_the_summary_script_and_the_report_section(tmp_path, monkeypatch):
 
 def test_the_page_rows_use_fixed_decimals_per_unit():
     """A mean that is zero up to rounding (two seeds at -1 and +1 points) reads +0.00, not -3.553e-15."""
-    from rlcircuits.report import DynamicsSection, dynamics_rows
-
     settings = pd.DataFrame(
         [
             ("t", "T", ACCURACY, 50, 2, -3.552713678800501e-15, -12.7, 12.7),
