@@ -39,15 +39,15 @@ def test_demo_dag(tmp_path):
 
 
 def test_study_dag(tmp_path):
-    """config/study.yaml: one base, four arms of three seeds, every seed an ordinary pair, then the study rule."""
+    """config/study.yaml: one base, four arms of five seeds, every seed an ordinary pair, then the study rule."""
     done = snakemake(workdir(tmp_path), "-n", "-p", "--configfile", "config/study.yaml")
     assert done.returncode == 0, done.stderr
     counts = job_counts(done.stdout)
-    assert (counts["zoo_tasks"], counts["train_sft"], counts["train_rl"]) == (3, 1, 12)
+    assert (counts["zoo_tasks"], counts["train_sft"], counts["train_rl"]) == (3, 1, 20)
     selects = [line for line in done.stdout.splitlines() if "scripts/select_samples.py" in line]
-    assert len(selects) == 36 and all("--against-base" in line for line in selects)  # one question set per dataset
+    assert len(selects) == 20 * 3 and all("--against-base" in line for line in selects)  # one question set per dataset
     assert "--checkpoint-every" not in done.stdout
-    assert counts["generate"] == 1 + 12 and counts["select"] == 12 * 3 and counts["analyze"] == 12 * 3 * 2
+    assert counts["generate"] == 1 + 20 and counts["select"] == 20 * 3 and counts["analyze"] == 20 * 3 * 2
     assert counts["study"] == 1 and counts["render_report"] == 1
 
 
@@ -61,7 +61,7 @@ def test_the_study_arms_differ_only_in_algorithm_and_seed():
         arm, seed = name.rsplit("_s", 1)
         assert spec["seed"] == int(seed) and study["pairs"][name]["rl"]["model"].endswith(f"/rl/{name}")
         per_arm.setdefault(arm, []).append({k: v for k, v in spec.items() if k != "seed"})
-    assert all(len(specs) == 3 and all(s == specs[0] for s in specs) for specs in per_arm.values())
+    assert all(len(specs) == 5 and all(s == specs[0] for s in specs) for specs in per_arm.values())
     shared = {
         arm: {k: v for k, v in specs[0].items() if k not in ("algorithm", "learning_rate", "beta")}
         for arm, specs in per_arm.items()
