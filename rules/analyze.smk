@@ -1,6 +1,8 @@
 rule analyze:
     input:
-        base=PLAN.attribution(role="base"),
+        base=lambda wc: PLAN.attribution(
+            PLAN.attributed_pair(wc.pair, "base"), wc.dataset, wc.alpha, "base"
+        ),
         rl=PLAN.attribution(role="rl"),
     output:
         PLAN.metrics(),

@@ -31,7 +31,13 @@ use rule attribute as audit_attribute with:
 
 use rule analyze as audit_analyze with:
     input:
-        base=PLAN.variant_attribution(role="base"),
+        base=lambda wc: PLAN.variant_attribution(
+            wc.variant,
+            PLAN.attributed_pair(wc.pair, "base"),
+            wc.dataset,
+            wc.alpha,
+            "base",
+        ),
         rl=PLAN.variant_attribution(role="rl"),
     output:
         PLAN.variant_metrics(),

@@ -49,6 +49,11 @@ def test_study_dag(tmp_path):
     assert "--checkpoint-every" not in done.stdout
     assert counts["generate"] == 1 + 20 and counts["select"] == 20 * 3 and counts["analyze"] == 20 * 3 * 2
     assert counts["study"] == 1 and counts["render_report"] == 1
+    # The base is attributed once per dataset, not once per seed: every pair reads grpo_s0's base files.
+    assert counts["attribute"] == 20 * 3 + 3
+    analyzes = [line for line in done.stdout.splitlines() if "scripts/analyze.py" in line]
+    assert len(analyzes) == 20 * 3 * 2
+    assert all("--base results/study/attribution/grpo_s0/" in line for line in analyzes)
 
 
 def test_the_study_arms_differ_only_in_algorithm_and_seed():

@@ -53,6 +53,28 @@ def _config() -> dict:
     }
 
 
+def test_a_base_shared_by_selection_is_attributed_once_for_all_its_pairs():
+    """With selection.shared: base every pair of a base has the base's questions and T_cut (tests/test_selection.py),
+    so its base graphs and their faithfulness record are the first such pair's; each tuned model keeps its own."""
+    config = _config()
+    pair = config["pairs"]["p"]
+    config["pairs"] = {
+        "p": pair,
+        "q": {**pair, "rl": {"model": "m/rl2"}},
+        "other": {**pair, "base": {"model": "m/base2"}, "rl": {"model": "m/rl3"}},
+    }
+    per_pair = RunPlan.from_config(config)
+    shared = RunPlan.from_config({**config, "selection": {"shared": "base"}})
+    assert [per_pair.attributed_pair(name, "base") for name in config["pairs"]] == ["p", "q", "other"]
+    assert [shared.attributed_pair(name, "base") for name in config["pairs"]] == ["p", "p", "other"]
+    assert [shared.attributed_pair(name, "rl") for name in config["pairs"]] == ["p", "q", "other"]
+    assert len(per_pair.faithfulness_files()) == 3 * 2
+    assert shared.faithfulness_files() == [
+        shared.faithfulness(pair, "d", role)
+        for pair, role in (("p", "base"), ("p", "rl"), ("q", "rl"), ("other", "base"), ("other", "rl"))
+    ]
+
+
 def test_the_default_variants_paths_are_unchanged_and_the_others_sit_apart():
     plan = RunPlan.from_config(_config())
     without = RunPlan.from_config({k: v for k, v in _config().items() if k != "audit"})

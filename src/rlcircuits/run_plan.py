@@ -222,6 +222,23 @@ class RunPlan:
     def pair_model_path(self, pair: str, role: str) -> str:
         return self.model_path(self.model_of[pair, role])
 
+    @property
+    def shared_base_selection(self) -> bool:
+        """selection.shared: base, one question set per base and dataset for every pair tuned from it."""
+        return self.config.get("selection", {}).get("shared") == "base"
+
+    def attributed_pair(self, pair: str, role: str) -> str:
+        """The pair whose attribution files stand for ``pair``'s ``role``.
+
+        With the selection shared by base, every pair of one base selects the same questions with the
+        same T_cut (both chosen on the base alone), so the base's graphs are one computation: the first
+        such pair in config order holds them and the others read its files. Otherwise, the pair itself.
+        """
+        if role != "base" or not self.shared_base_selection:
+            return pair
+        model = self.model_of[pair, "base"]
+        return next(name for name in self.pairs if self.model_of[name, "base"] == model)
+
     def algorithm_labels(self) -> list[str]:
         """pair=algorithm labels of Table 1."""
         return [f"{pair.name}={pair.algorithm}" for pair in self.pairs.values()]
@@ -333,7 +350,13 @@ class RunPlan:
         """Every pair × dataset × role's faithfulness record; none without the audit's faithfulness check."""
         if self.audit is None or self.audit.faithfulness is None:
             return []
-        return [self.faithfulness(p, d, r) for p in self.pairs for d in self.datasets for r in ROLES]
+        files = (
+            self.faithfulness(self.attributed_pair(p, r), d, r)
+            for p in self.pairs
+            for d in self.datasets
+            for r in ROLES
+        )
+        return list(dict.fromkeys(files))
 
     def audit_files(self) -> list[str]:
         """What the report's Robustness section reads: each added variant's Table 1, the faithfulness
