@@ -1,14 +1,16 @@
 #!/usr/bin/env python
-"""Benchmark: one RL step of the fast GRPO/RLOO trainers against TRL's own, interleaved in one process.
+"""Benchmark: one RL step of the fast GRPO/RLOO/online-DPO trainers against TRL's own, interleaved in one process.
 
 At the study's settings (config/study.yaml: 8 prompts x 8 samples, answers up to 64 tokens, KL
-beta 0, temperature 0.7, one thread, the real grader as reward) each round trains ``--steps``
-steps from the same SFT base with TRL's trainer, then with the fast one, then online DPO (TRL's,
-for scale), each from a freshly loaded base with the same seed. A step's time is measured from
-the trainer's step-begin to its step-end callback (sampling, reward, loss, backward, optimiser),
-as wall and as this process's CPU time; the first step of each run is dropped as warm-up.
-Ratios are TRL's step time over the fast trainer's (see ``summarise``). Same seed, same draws:
-the per-step rewards of the two trainers are reported and should be identical.
+beta 0, temperature 0.7, one thread, the real grader as reward; online and offline DPO at their
+rate and beta 0.1, two samples per prompt online) each round trains ``--steps`` steps from the
+same SFT base with TRL's trainer, then with the fast one, and offline DPO (TRL's DPOTrainer, which
+has no fast subclass) on pairs sampled once beforehand, each from a freshly loaded base with the
+same seed. A step's time is measured from the trainer's step-begin to its step-end callback
+(sampling, reward, loss, backward, optimiser), as wall and as this process's CPU time; the first
+step of each run is dropped as warm-up. Ratios are TRL's step time over the fast trainer's (see
+``summarise``). Same seed, same draws: the per-step rewards of the two trainers are reported and
+should be identical.
 
     python bench/bench_rl_step.py --base results/study/zoo/sft/llama --steps 8 --rounds 3 \\
         --train results/study/zoo/tasks/{arithmetic,equations,fractions}_train.jsonl --out rl_step.json
@@ -39,21 +41,29 @@ from rlcircuits.zoo import rl
 from rlcircuits.zoo.tokenizer import build_tokenizer
 from rlcircuits.zoo.training import deterministic, read_train_files, small_vocabulary_tiles
 
+FAST = ("grpo", "rloo", "online_dpo")  # the algorithms with a fast subclass of TRL's trainer
 STUDY = dict(prompts_per_step=8, generations=8, max_completion_length=64, learning_rate=3e-5, temperature=0.7)
 
 
 def run(algorithm: str, fast: bool, base: str, tasks: list, steps: int, pool: JudgePool) -> dict[str, Any]:
     """Train ``steps`` steps from ``base``; per-step times (s) and rewards from the trainer's log."""
-    beta = 0.1 if algorithm == "online_dpo" else 0.0
-    lr = 5e-6 if algorithm == "online_dpo" else STUDY["learning_rate"]
+    dpo = algorithm in ("dpo", "online_dpo")
+    beta, lr = (0.1, 5e-6) if dpo else (0.0, STUDY["learning_rate"])
     settings = rl.RLSettings(steps=steps, seed=0, beta=beta, **{**STUDY, "learning_rate": lr})
     deterministic(settings.seed, 1)
     tokenizer = build_tokenizer()
     small_vocabulary_tiles(len(tokenizer))
     model = load_model(base, dtype="float32")
     model.requires_grad_(True)
+    extra: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="bench-rl-") as scratch:
-        trainer = rl._online_trainer(algorithm, model, tokenizer, tasks, settings, Path(scratch), pool, fast=fast)
+        if algorithm == "dpo":
+            started = time.perf_counter()
+            pairs = rl.preference_pairs(model, tokenizer, tasks, settings, pool)
+            extra = {"pair_sampling_s": time.perf_counter() - started, "pairs": len(pairs)}
+            trainer = rl._dpo_trainer(model, tokenizer, pairs, settings, Path(scratch))
+        else:
+            trainer = rl._online_trainer(algorithm, model, tokenizer, tasks, settings, Path(scratch), pool, fast=fast)
         clock = StepClock()
         trainer.add_callback(clock)
         trainer.train()
@@ -62,6 +72,7 @@ def run(algorithm: str, fast: bool, base: str, tasks: list, steps: int, pool: Ju
         "step_times": clock.times,
         "step_cpu_times": clock.cpu_times,
         "rewards": [entry[metric] for entry in trainer.state.log_history if metric in entry],
+        **extra,
     }
 
 
@@ -98,7 +109,7 @@ def summarise(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
         }
         for kind in ("", "_cpu")
     }
-    for algorithm in ("grpo", "rloo"):
+    for algorithm in FAST:
         if f"{algorithm}/fast" not in runs:
             continue
         trl_runs, fast_runs = runs[f"{algorithm}/trl"], runs[f"{algorithm}/fast"]
@@ -127,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--train", nargs="+", required=True, help="the zoo's train split files")
     parser.add_argument("--steps", type=int, default=6, help="steps per run (the first is dropped)")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--algorithms", nargs="+", default=["grpo", "rloo", "online_dpo"])
+    parser.add_argument("--algorithms", nargs="+", default=[*FAST, "dpo"], choices=[*FAST, "dpo"])
     parser.add_argument("--out", required=True, help="where to write the JSON report (the trainers print to stdout)")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
@@ -136,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     with JudgePool(workers=1, timeout=rl.GRADE_TIMEOUT) as pool:
         for round_index in range(args.rounds):
             for algorithm in args.algorithms:
-                variants = [("trl", False), ("fast", True)] if algorithm in ("grpo", "rloo") else [("trl", False)]
+                variants = [("trl", False), ("fast", True)] if algorithm in FAST else [("trl", False)]
                 for name, fast in variants:
                     result = run(algorithm, fast, args.base, tasks, args.steps, pool)
                     runs.setdefault(f"{algorithm}/{name}", []).append(result)

@@ -18,7 +18,7 @@ Two methods are overridden, nothing else:
 from __future__ import annotations
 
 import inspect
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
@@ -44,12 +44,19 @@ PINNED = {
 }
 # Generation settings the sampler reproduces; any other non-default one is refused.
 _SAMPLING_KEYS = {"max_new_tokens", "do_sample", "temperature", "top_k", "top_p", "pad_token_id", "bos_token_id"}
-_SAMPLING_KEYS |= {"eos_token_id", "disable_compile", "min_p", "repetition_penalty", "cache_implementation"}
+_SAMPLING_KEYS |= {
+    "eos_token_id",
+    "disable_compile",
+    "min_p",
+    "repetition_penalty",
+    "cache_implementation",
+    "use_cache",
+}
 
 
-def check_pinned() -> None:
+def check_pinned(pinned: Mapping[tuple[type, str], str] = PINNED) -> None:
     """Raise if the installed TRL's signature of an overridden method is not the one these overrides follow."""
-    for (trainer, name), expected in PINNED.items():
+    for (trainer, name), expected in pinned.items():
         found = str(inspect.signature(getattr(trainer, name)))
         if found != expected:
             raise SettingsError(
@@ -70,6 +77,7 @@ def _check_sampling(config: GenerationConfig) -> float:
         and config.min_p is None
         and config.repetition_penalty in (1.0, None)
         and config.cache_implementation is None
+        and config.use_cache is not False  # the sampler decodes from its key-value cache
         and config.temperature
         and config.temperature > 0
     )

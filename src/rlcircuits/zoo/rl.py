@@ -18,7 +18,8 @@ first stop string.
 * ``online_dpo``: TRL's experimental OnlineDPOTrainer: two fresh samples per prompt at every
   step, the one the grader scores higher is chosen (ties keep the first sample as chosen, as
   TRL does). Same base, data, beta and step count as ``dpo``, so online versus offline sampling
-  is the only difference.
+  is the only difference. It runs as ``rlcircuits.zoo.fast_online_dpo``'s subclass: TRL's loss and
+  random draws, each prompt computed once for both of its samples.
 * ``continued_sft``: the controlled study's no-RL control: TRL's SFTTrainer goes on training the
   base on the train questions' worked solutions, ``steps`` steps of ``prompts_per_step``
   questions at the same learning rate and schedule as the RL arms. It separates what RL does
@@ -238,7 +239,7 @@ def _online_trainer(
     *,
     fast: bool = True,
 ):
-    """The online trainer; ``fast=False`` gives TRL's own GRPO/RLOO classes (the benchmark's reference)."""
+    """The online trainer; ``fast=False`` gives TRL's own classes (the benchmark's reference)."""
     from datasets import Dataset
 
     common = trainer_arguments(scratch, settings, settings.steps, settings.prompts_per_step)
@@ -271,13 +272,15 @@ def _online_trainer(
     os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
     from trl.experimental.online_dpo import OnlineDPOConfig, OnlineDPOTrainer
 
+    from rlcircuits.zoo.fast_online_dpo import FastOnlineDPOTrainer
+
     args = OnlineDPOConfig(
         **common,
         max_new_tokens=settings.max_completion_length,
         max_length=MAX_POSITIONS,
         **sampling,
     )
-    return OnlineDPOTrainer(
+    return (FastOnlineDPOTrainer if fast else OnlineDPOTrainer)(
         model=model,
         reward_funcs=correctness_reward(pool),
         args=args,
