@@ -23,7 +23,7 @@ from rlcircuits.errors import SettingsError
 from rlcircuits.zoo import fast_online_dpo
 from rlcircuits.zoo.fast_online_dpo import FastOnlineDPOTrainer
 from rlcircuits.zoo.fast_rl import check_pinned
-from test_fast_rl import PROMPTS, _length_reward, _model, _relative
+from test_fast_rl import PROMPTS, TRAINER_ARGS, _length_reward, _model, _relative, count_forward_rows
 
 pytestmark = pytest.mark.trl
 
@@ -36,21 +36,8 @@ def _trainer(fast: bool, dtype: torch.dtype, scratch: str, steps: int = 1) -> On
         per_device_train_batch_size=len(PROMPTS),
         max_new_tokens=12,
         max_length=512,
-        learning_rate=1e-3,
-        temperature=0.7,
-        top_k=0,
-        top_p=1.0,
         beta=0.1,
-        seed=0,
-        data_seed=0,
-        use_cpu=True,
-        bf16=False,  # as the zoo trains (rlcircuits.zoo.training.trainer_arguments)
-        activation_checkpointing=False,
-        save_strategy="no",
-        report_to="none",
-        logging_steps=1,
-        disable_tqdm=True,
-        dataloader_num_workers=0,
+        **TRAINER_ARGS,
     )
     rows = [{"prompt": tokenizer.bos_token + text} for text in PROMPTS]  # BOS as text, as rl.prompt_rows writes it
     trainer_class = FastOnlineDPOTrainer if fast else OnlineDPOTrainer
@@ -69,14 +56,7 @@ def _prompts(trainer: OnlineDPOTrainer) -> list[str]:
 
 def test_sampling_draws_trls_tensors_and_stops_finished_rows(tmp_path, monkeypatch):
     reference, fast = (_trainer(fast, torch.float32, str(tmp_path / str(fast))) for fast in (False, True))
-    forwarded_rows = []
-    original = fast.model.forward
-
-    def counting(*args, **kwargs):
-        forwarded_rows.append(kwargs["input_ids"].shape[0])
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(fast.model, "forward", counting)
+    forwarded_rows = count_forward_rows(monkeypatch, fast.model)
     outputs = []
     for trainer in (reference, fast):
         torch.manual_seed(3)

@@ -56,6 +56,39 @@ def _model(architecture: str, dtype: torch.dtype):
     return model, tokenizer
 
 
+# Every fast-trainer test's settings besides the batch shape and beta (tests/test_fast_online_dpo.py too):
+# plain sampling at 0.7, fixed seeds, float32 on CPU as the zoo trains (rlcircuits.zoo.training), no saving.
+TRAINER_ARGS = dict(
+    learning_rate=1e-3,
+    temperature=0.7,
+    top_k=0,
+    top_p=1.0,
+    seed=0,
+    data_seed=0,
+    use_cpu=True,
+    bf16=False,
+    activation_checkpointing=False,
+    save_strategy="no",
+    report_to="none",
+    logging_steps=1,
+    disable_tqdm=True,
+    dataloader_num_workers=0,
+)
+
+
+def count_forward_rows(monkeypatch, model) -> list[int]:
+    """The batch size of each of ``model``'s forward calls from now on (prefill, then each decode step)."""
+    rows: list[int] = []
+    original = model.forward
+
+    def counting(*args, **kwargs):
+        rows.append(kwargs["input_ids"].shape[0])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(model, "forward", counting)
+    return rows
+
+
 def _length_reward(completions, **_):
     """Mixed rewards within a group without a grader: the answer's length modulo 3."""
     return [float(len(text) % 3) for text in completions]
@@ -70,21 +103,8 @@ def _trainer(algorithm: str, fast: bool, dtype: torch.dtype, scratch: str, steps
         per_device_train_batch_size=len(PROMPTS) * GENERATIONS,
         num_generations=GENERATIONS,
         max_completion_length=12,
-        learning_rate=1e-3,
-        temperature=0.7,
-        top_k=0,
-        top_p=1.0,
         beta=0.0,
-        seed=0,
-        data_seed=0,
-        use_cpu=True,
-        bf16=False,  # as the zoo trains (rlcircuits.zoo.training.trainer_arguments)
-        activation_checkpointing=False,
-        save_strategy="no",
-        report_to="none",
-        logging_steps=1,
-        disable_tqdm=True,
-        dataloader_num_workers=0,
+        **TRAINER_ARGS,
     )
     trainer_class = fast_class if fast else reference
     return trainer_class(
@@ -197,14 +217,7 @@ def test_sampling_draws_trls_tokens_and_stops_finished_rows(tmp_path, algorithm,
     reference = _trainer(algorithm, False, torch.float32, str(tmp_path / "trl"))
     fast = _trainer(algorithm, True, torch.float32, str(tmp_path / "fast"))
     prompt_ids = reference.processing_class(text=[text for text in PROMPTS for _ in range(GENERATIONS)])["input_ids"]
-    forwarded_rows = []
-    original = fast.model.forward
-
-    def counting(*args, **kwargs):
-        forwarded_rows.append(kwargs["input_ids"].shape[0])
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(fast.model, "forward", counting)
+    forwarded_rows = count_forward_rows(monkeypatch, fast.model)
     samples = []
     for trainer in (reference, fast):
         torch.manual_seed(3)
