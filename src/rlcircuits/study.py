@@ -24,8 +24,8 @@ is over seeds only, about the questions at hand; each row's ``population`` says 
 
 Seeds whose value is NaN (a relative change of a base value 0) are left out and counted.
 
-With three seeds a t interval has two degrees of freedom: intervals are wide by design, and a
-verdict needs the effect to be large against seed-to-seed variation.
+With n seeds a t interval has n − 1 degrees of freedom: at the study's few seeds intervals are
+wide by design, and a verdict needs the effect to be large against seed-to-seed variation.
 """
 
 from __future__ import annotations
