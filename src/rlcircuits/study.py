@@ -103,7 +103,7 @@ VERDICT_RULE = (
     "Bonferroni level 1 − 0.05 / (number of hypotheses). <em>Supported</em>: the interval lies wholly on "
     "the claimed side of zero; <em>contradicted</em>: wholly on the other side; <em>inconclusive</em>: "
     "it covers zero, or has no width because every seed of both arms has the same value (a point interval "
-    "is no evidence). Seeds are the unit of replication: with three per arm an interval has few degrees of "
+    "is no evidence). Seeds are the unit of replication: with a handful per arm an interval has few degrees of "
     "freedom, so only effects large against seed-to-seed variation reach a verdict; the <em>detectable</em> "
     "column gives, for each hypothesis, the smallest difference its test would find with "
     f"{POWER:.0%} power at its level for normal seeds of the measured spread (the Welch test simulated). "
