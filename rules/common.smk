@@ -10,6 +10,7 @@ from rlcircuits.run_plan import (
     ZOO_TASKS,
     RunPlan,
     effective_config_text,
+    training_priority,
     write_run_config,
 )
 

@@ -62,6 +62,7 @@ rule train_rl:
         f"{LOGS}/train_rl/{{tuned}}.log",
     benchmark:
         f"{BENCH}/train_rl/{{tuned}}.tsv"
+    priority: lambda wc: training_priority(ZOO["rl"][wc.tuned])
     threads: 1
     params:
         settings=lambda wc: cli_flags(ZOO["rl"][wc.tuned], skip=("base",)),

@@ -3,6 +3,7 @@ CPU and runs every stage of config/demo.yaml (same rules) down to the report, th
 docs/DESIGN.md §3 output. Every test here runs Snakemake: all are `slow`."""
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -54,6 +55,13 @@ def test_study_dag(tmp_path):
     analyzes = [line for line in done.stdout.splitlines() if "scripts/analyze.py" in line]
     assert len(analyzes) == 20 * 3 * 2
     assert all("--base results/study/attribution/grpo_s0/" in line for line in analyzes)
+    # Longest training first (run_plan.training_priority): every GRPO job before the DPOs, the control last.
+    priority = {name: int(n) for name, n in re.findall(r"wildcards: tuned=(\w+)\n\s+priority: (\d+)", done.stdout)}
+    arms = {name.rsplit("_s", 1)[0] for name in priority}
+    assert len(priority) == 20 and arms == {"grpo", "online_dpo", "dpo", "control"}
+    ranked = sorted(priority, key=priority.get, reverse=True)
+    assert {name.rsplit("_s", 1)[0] for name in ranked[:5]} == {"grpo"}
+    assert {name.rsplit("_s", 1)[0] for name in ranked[-5:]} == {"control"}
 
 
 def test_the_study_arms_differ_only_in_algorithm_and_seed():

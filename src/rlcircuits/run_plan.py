@@ -55,6 +55,22 @@ def checkpoint_path(model: str | Path, step: int) -> str:
     return f"{model}/{CHECKPOINTS}/step-{step:06d}"
 
 
+# A zoo training step's rough cost relative to a continued-SFT step, by what it samples per question:
+# a group (GRPO, RLOO), two answers (the DPOs), none (continued SFT). Measured job times per step:
+# docs/benchmarks.md, "The controlled study at five seeds". Only the order it gives matters.
+STEP_COST = {"grpo": 8, "rloo": 8, "online_dpo": 4, "dpo": 4, "continued_sft": 1}
+
+
+def training_priority(spec: Mapping[str, Any]) -> int:
+    """A zoo.rl model's Snakemake priority: its rough cost, so that the longest training starts first.
+
+    Jobs that start in config order can leave one long job alone at the end of a run, a core idle
+    beside it; longest-first puts the short jobs last. A spec without ``steps`` (the trainer's
+    default) ranks by its algorithm alone.
+    """
+    return STEP_COST[spec["algorithm"]] * int(spec.get("steps", 1))
+
+
 @dataclass(frozen=True)
 class PairFacts:
     """What the claims and tables need to know of a pair besides its two models."""
