@@ -142,7 +142,7 @@ def _dynamics(plan: RunPlan) -> DynamicsSection | None:
 
 
 def _robustness(plan: RunPlan) -> RobustnessSection | None:
-    """Each variant's claims verdicts and the faithfulness records, when the run has an audit section."""
+    """Each variant's claims verdicts (a study's hypotheses too) and the faithfulness records, given an audit."""
     if plan.audit is None:
         return None
     tables = [_csv(Path(plan.table1_of(variant))) for variant in plan.audit.all_variants]
@@ -155,6 +155,7 @@ def _robustness(plan: RunPlan) -> RobustnessSection | None:
         {name: pair.online for name, pair in plan.pairs.items()},
         dict(plan.ablations),
         plan.config["attribution"],
+        (_csv(Path(plan.table("table4"))), plan.arms, plan.contrasts) if plan.arms else None,
     )
 
 

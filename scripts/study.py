@@ -23,9 +23,9 @@ from rlcircuits.contracts import read_graded
 from rlcircuits.errors import InputFormatError, SettingsError
 from rlcircuits.figures import forest_plot, save_figure
 from rlcircuits.run_plan import RunPlan
-from rlcircuits.study import ACCURACY, arm_table, contrast_table, question_changes, seed_values, verdicts
+from rlcircuits.study import ACCURACY, HYPOTHESES, arm_table, contrast_table, question_changes, seed_values, verdicts
 from rlcircuits.tables import TABLE1_COLUMNS, TABLE4_COLUMNS, write_csv
-from rlcircuits.vocabulary import EXPECTED_DIRECTION, METRICS
+from rlcircuits.vocabulary import METRICS
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -70,8 +70,7 @@ def build(args: argparse.Namespace) -> None:
     write_csv(seeds, tables / "study_seeds.csv")
     write_csv(summary, tables / "study_arms.csv")
     write_csv(contrast_table(seeds, contrasts, answers=answers), tables / "study_contrasts.csv")
-    expected = {**EXPECTED_DIRECTION, ACCURACY: 1}
-    write_csv(verdicts(seeds, arms, contrasts, expected, answers=answers), tables / "study_verdicts.csv")
+    write_csv(verdicts(seeds, arms, contrasts, HYPOTHESES, answers=answers), tables / "study_verdicts.csv")
     labels = {arm.name: arm.label for arm in arms}
     for metric in (*METRICS, ACCURACY):
         save_figure(forest_plot(seeds, summary, metric, labels), figures / f"study_{metric}")

@@ -11,13 +11,14 @@ from PIL import Image
 
 import browser
 import records
+from rlcircuits.audit import audit_from_config
 from rlcircuits.contracts import TRAINING_CURVE, TrainingCurve, write_training_curve
 from rlcircuits.figures import diversity_bars, output_entropy_lines, relative_change_heatmap, save_figure
 from rlcircuits.report import ReportInputs, StudySection, render, study_intensity, table1_rows
-from rlcircuits.study import ACCURACY, arm_table, contrast_table, seed_values, verdicts
+from rlcircuits.robustness import robustness_section
+from rlcircuits.study import HYPOTHESES, arm_table, contrast_table, seed_values, verdicts
 from rlcircuits.study_design import Contrast
 from rlcircuits.tables import TABLE1_COLUMNS, table1, write_csv
-from rlcircuits.vocabulary import EXPECTED_DIRECTION
 from script_loader import load_script
 from test_figures import _cell
 
@@ -212,15 +213,21 @@ def test_the_zoo_models_training_curves_are_drawn(run_dir, tmp_path, monkeypatch
 
 
 def test_the_study_section_says_what_each_interval_is_about_and_whether_intensity_survives():
-    """The study's part of the page, rendered from rlcircuits.study's own tables."""
+    """The study's part of the page, rendered from rlcircuits.study's own tables, and its hypotheses across
+    attribution variants in the Robustness section (one variant whose Table 1 reverses every change)."""
     import test_study  # the study tests' synthetic seeds
 
     rng = np.random.default_rng(3)
-    expected = {**EXPECTED_DIRECTION, ACCURACY: 1}
+    expected = HYPOTHESES
     table1_rows, table4_rows, arms = test_study._tables({"grpo": 0.3, "control": 0.0}, 3, rng, expected=expected)
     seeds = seed_values(table1_rows, table4_rows, arms)
     contrasts = [Contrast("RL vs more training", "grpo", "control")]
     answers = {arm.name: {d: rng.choice([-100.0, 0.0, 100.0], (3, 80)) for d in test_study.DATASETS} for arm in arms}
+    as_claimed = table1_rows.assign(  # the columns the claims checklist reads, beside the study's
+        algorithm=np.where(table1_rows["pair"].str.startswith("grpo"), "GRPO", "continued SFT"),
+        difference=table1_rows["relative_change"],
+        significant=False,
+    )
     study = StudySection(
         forest_plots={},
         arms=arm_table(seeds, arms, answers=answers),
@@ -250,9 +257,29 @@ def test_the_study_section_says_what_each_interval_is_about_and_whether_intensit
             "config": "",
         },
         study=study,
+        robustness=robustness_section(
+            audit_from_config(
+                {
+                    "attribution": {"method": "eap", "granularity": "module", "loss": "own_answer"},
+                    "audit": {"variants": [{"method": "eap_ig", "granularity": "module", "loss": "own_answer"}]},
+                }
+            ),
+            [as_claimed, as_claimed.assign(relative_change=-as_claimed["relative_change"])],
+            [],
+            None,
+            {pair: True for arm in arms for pair in arm.pairs},
+            {},
+            {"ig_steps": 32, "ig_baseline": "mean"},
+            (table4_rows, arms, contrasts),
+        ),
     )
     html = render(inputs, Path(__file__).parents[1] / "report")
     assert "<td>the task</td>" in html and "<td>these selected questions</td>" in html
+    robustness = html.split('<section id="robustness">')[1].split("</section>")[0]
+    assert "The study's hypotheses under each attribution choice" in robustness
+    assert robustness.count('<td class="verdict supported">supported<br>') == 5  # the circuit metrics only
+    assert robustness.count('<td class="verdict contradicted">contradicted<br>') == 5
+    assert "GRPO raises intensity more than CONTROL (RL vs more training)”: supported under the paper" in robustness
     assert "RL vs more training: the intensity verdict survives: raw and scale-free intensity both read" in html
     lines = study_intensity(
         pd.DataFrame(

@@ -23,9 +23,11 @@ from rlcircuits.audit import (
 from rlcircuits.contracts import ROLES
 from rlcircuits.errors import SettingsError
 from rlcircuits.figures import save_figure
-from rlcircuits.robustness import faithfulness_figure, verdict_rows
+from rlcircuits.robustness import faithfulness_figure, study_rows, verdict_rows
 from rlcircuits.run_plan import RunPlan
-from rlcircuits.vocabulary import CLAIM_TEXTS, CONTRADICTED, SUPPORTED
+from rlcircuits.study import ACCURACY, HYPOTHESES, seed_values, verdicts
+from rlcircuits.study_design import Contrast
+from rlcircuits.vocabulary import CLAIM_TEXTS, CONTRADICTED, INCONCLUSIVE, SUPPORTED
 from script_loader import load_script
 from test_claims import _table
 from test_report import run_dir  # noqa: F401 (the report's fixture run, reused)
@@ -127,6 +129,35 @@ def test_verdicts_across_variants_and_their_sentences():
     )
     same = verdict_rows([as_claimed, as_claimed], labels[:2], online, {})
     assert all("; the same under every variant that has results (1 of 1)" in row.sentence for row in same)
+
+
+def test_a_studys_hypotheses_are_judged_by_the_studys_own_rule_under_each_variant():
+    """The first column is the study's verdicts table (same family, so the same Bonferroni level) less accuracy;
+    a variant whose Table 1 reverses every change reverses every verdict; a variant without a Table 1 has none."""
+    import test_study  # the study tests' synthetic seeds
+
+    table1, table4, arms = test_study._tables(
+        {"grpo": 0.3, "control": 0.0}, 3, np.random.default_rng(5), expected=HYPOTHESES
+    )
+    contrasts = [Contrast("RL vs more training", "grpo", "control")]
+    noise = table1.assign(relative_change=np.random.default_rng(6).normal(0, 0.02, len(table1)))
+    reversed_ = table1.assign(relative_change=-table1["relative_change"])
+    rows = study_rows([table1, reversed_, noise, None], table4, arms, contrasts, ("paper", "A", "B", "C"))
+    own = verdicts(seed_values(table1, table4, arms), arms, contrasts, HYPOTHESES)
+    circuit = own[own["metric"] != ACCURACY]
+    assert own["confidence"].tolist() == pytest.approx([1 - 0.05 / len(HYPOTHESES)] * len(HYPOTHESES))
+    assert [row.claim for row in rows] == circuit["hypothesis"].tolist()
+    assert [row.verdicts[0] for row in rows] == circuit["verdict"].tolist() == [SUPPORTED] * len(circuit)
+    assert all(row.verdicts[1:] == (CONTRADICTED, INCONCLUSIVE, None) for row in rows)
+    first = circuit.iloc[0]
+    assert rows[0].estimates[0] == (
+        f"{100 * first.difference:+.2f}% [{100 * first.ci_low:+.2f}, {100 * first.ci_high:+.2f}]"
+    )
+    assert rows[0].estimates[3] == ""
+    assert rows[0].sentence.endswith(
+        f"it survives no variant; it becomes {CONTRADICTED} under A; {INCONCLUSIVE} under B."
+    )
+    assert study_rows([table1], None, arms, contrasts, ("paper",)) == ()  # no Table 4: no study rows
 
 
 def _record(role: str) -> FaithfulnessRecord:

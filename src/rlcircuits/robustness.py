@@ -2,10 +2,14 @@
 
 Each variant's Table 1 goes through the same claims checklist (rlcircuits.claims, its rule unchanged),
 so a claim's row reads across variants; a claim *survives* a variant when its verdict there is the
-verdict under the paper's choices. The faithfulness records (rlcircuits.audit) give the curve of
-loss-gap recovered against the fraction of edges kept, per variant, and the per-sample Spearman
-correlation of the scores with exact single-edge ablations, summarised here and drawn by
-:func:`faithfulness_figure`.
+verdict under the paper's choices. A controlled study's checklist rows can rarely reach a verdict (a
+handful of seeds per arm is too few pairs for the sign test), so on a study each variant's Table 1
+also goes through the study's own verdicts (rlcircuits.study, seeds the replicate), hypothesis by
+hypothesis: "does the study's finding survive EAP-IG?" asked where there is a finding.
+
+The faithfulness records (rlcircuits.audit) give the curve of loss-gap recovered against the
+fraction of edges kept, per variant, and the per-sample Spearman correlation of the scores with
+exact single-edge ablations, summarised here and drawn by :func:`faithfulness_figure`.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ import pandas as pd
 
 from rlcircuits.audit import Audit, FaithfulnessRecord, Variant, mean_curve
 from rlcircuits.claims import claims
+from rlcircuits.study import ACCURACY, HYPOTHESES, seed_values, verdicts
+from rlcircuits.study_design import Arm, Contrast
 
 PAPER_CHOICES = "the paper's choices"
 
@@ -33,6 +39,7 @@ class ClaimAcrossVariants:
     claim: str
     verdicts: tuple[str | None, ...]
     sentence: str
+    estimates: tuple[str, ...] = ()  # per variant, the effect and its interval behind the verdict (study rows)
 
 
 @dataclass(frozen=True)
@@ -51,6 +58,7 @@ class RobustnessSection:
 
     labels: tuple[str, ...]  # the default variant first
     rows: tuple[ClaimAcrossVariants, ...]
+    study_rows: tuple[ClaimAcrossVariants, ...]  # a study's circuit-metric hypotheses; empty for other runs
     missing: tuple[str, ...]  # variants whose Table 1 is absent
     fractions: tuple[str, ...]
     faithfulness: tuple[FaithfulnessRow, ...]
@@ -67,14 +75,16 @@ def _sentence(claim: str, verdicts: Sequence[str | None], labels: Sequence[str])
     if default is None:
         return f"“{claim}”: no verdict under {PAPER_CHOICES} (its Table 1 is missing)."
     same = [label for label, v in zip(labels[1:], verdicts[1:], strict=True) if v == default]
-    changed = [
-        f"{v} under {label}" for label, v in zip(labels[1:], verdicts[1:], strict=True) if v not in (None, default)
-    ]
+    changed: dict[str, list[str]] = {}  # verdict -> the variants under which the claim reads it, in order
+    for label, verdict in zip(labels[1:], verdicts[1:], strict=True):
+        if verdict not in (None, default):
+            changed.setdefault(verdict, []).append(label)
     head = f"“{claim}”: {default} under {PAPER_CHOICES}"
     if not changed:
         return f"{head}; the same under every variant that has results ({len(same)} of {len(labels) - 1})."
     kept = f"; it survives {', '.join(same)}" if same else "; it survives no variant"
-    return f"{head}{kept}; it becomes {'; '.join(changed)}."
+    becomes = "; ".join(f"{verdict} under {', '.join(under)}" for verdict, under in changed.items())
+    return f"{head}{kept}; it becomes {becomes}."
 
 
 def verdict_rows(
@@ -95,6 +105,51 @@ def verdict_rows(
             None if c is None else next((r.verdict for r in c.rows if r.text == text), None) for c in checklists
         )
         rows.append(ClaimAcrossVariants(text, verdicts, _sentence(text, verdicts, labels)))
+    return tuple(rows)
+
+
+def _estimate(row: pd.Series) -> str:
+    """A hypothesis's difference of relative changes and its interval, in % of the base's value."""
+    if np.isnan(row["ci_low"]):
+        return f"{100 * row['difference']:+.2f}%"
+    return f"{100 * row['difference']:+.2f}% [{100 * row['ci_low']:+.2f}, {100 * row['ci_high']:+.2f}]"
+
+
+def study_rows(
+    tables: Sequence[pd.DataFrame | None],
+    table4: pd.DataFrame | None,
+    arms: Sequence[Arm],
+    contrasts: Sequence[Contrast],
+    labels: Sequence[str],
+) -> tuple[ClaimAcrossVariants, ...]:
+    """The study's circuit-metric hypotheses, each with its verdict under each variant's Table 1.
+
+    Judged exactly as the study's own table (rlcircuits.study.verdicts over the same family of
+    hypotheses, accuracy included, so the Bonferroni level is the study page's); the accuracy rows
+    are left out, as no attribution choice changes an answer's grade. Table 4 supplies the seeds'
+    accuracy only to keep that family whole.
+    """
+    if table4 is None or not arms or not contrasts:
+        return ()
+    judged = [
+        None if table is None else verdicts(seed_values(table, table4, arms), arms, contrasts, HYPOTHESES)
+        for table in tables
+    ]
+    first = next((frame for frame in judged if frame is not None), None)
+    if first is None:
+        return ()
+    rows = []
+    for hypothesis in first.loc[first["metric"] != ACCURACY, "hypothesis"]:
+        found = [None if frame is None else frame[frame["hypothesis"] == hypothesis].iloc[0] for frame in judged]
+        verdicts_here = tuple(None if row is None else str(row["verdict"]) for row in found)
+        rows.append(
+            ClaimAcrossVariants(
+                hypothesis,
+                verdicts_here,
+                _sentence(hypothesis, verdicts_here, labels),
+                tuple("" if row is None else _estimate(row) for row in found),
+            )
+        )
     return tuple(rows)
 
 
@@ -174,8 +229,10 @@ def robustness_section(
     online: Mapping[str, bool],
     ablations: Mapping[str, str],
     ig: Mapping[str, object],
+    study: tuple[pd.DataFrame | None, Sequence[Arm], Sequence[Contrast]] | None = None,
 ) -> RobustnessSection:
-    """The section from each variant's Table 1 (``tables``, in ``audit.all_variants`` order) and the records."""
+    """The section from each variant's Table 1 (``tables``, in ``audit.all_variants`` order) and the records;
+    ``study``: a study's Table 4, arms and contrasts, for its hypotheses across variants."""
     variants = audit.all_variants
     labels = tuple(
         f"{v.label} ({PAPER_CHOICES})" if v == audit.default and i == 0 else v.label for i, v in enumerate(variants)
@@ -184,6 +241,7 @@ def robustness_section(
     return RobustnessSection(
         labels=labels,
         rows=verdict_rows(tables, labels, online, ablations),
+        study_rows=study_rows(tables, *study, labels) if study else (),
         missing=tuple(label for label, table in zip(labels, tables, strict=True) if table is None),
         fractions=fractions,
         faithfulness=rows,

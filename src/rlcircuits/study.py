@@ -39,7 +39,7 @@ from scipy import stats
 
 from rlcircuits.errors import InputFormatError
 from rlcircuits.study_design import POWER, Arm, Contrast
-from rlcircuits.vocabulary import CONTRADICTED, INCONCLUSIVE, SUPPORTED
+from rlcircuits.vocabulary import CONTRADICTED, EXPECTED_DIRECTION, INCONCLUSIVE, SUPPORTED
 
 ACCURACY = "accuracy"
 # Accuracy changes over all datasets at once: each seed's mean change over the tasks.
@@ -96,6 +96,8 @@ VERDICT_COLUMNS = (
     "population",
 )
 VERDICTS = (SUPPORTED, CONTRADICTED, INCONCLUSIVE)
+# The study's hypotheses per contrast: each circuit metric in the paper's direction for RL, and accuracy up.
+HYPOTHESES = {**EXPECTED_DIRECTION, ACCURACY: 1}
 VERDICT_RULE = (
     "Each hypothesis is a contrast (arm minus versus arm) in one metric, in the direction the paper claims "
     "for RL. Each seed is summarised by its mean relative change over every dataset × α cell (accuracy: its "
