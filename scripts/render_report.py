@@ -41,7 +41,7 @@ from rlcircuits.report import (
     png_data_uri,
     render,
 )
-from rlcircuits.robustness import RobustnessSection, robustness_section
+from rlcircuits.robustness import RobustnessSection, StudyInputs, robustness_section
 from rlcircuits.run_plan import FIGURES, REVISION_FILE, RunPlan
 from rlcircuits.study import ACCURACY
 from rlcircuits.tables import METRICS, TABLE1_COLUMNS, read_cell
@@ -145,7 +145,8 @@ def _robustness(plan: RunPlan) -> RobustnessSection | None:
     """Each variant's claims verdicts (a study's hypotheses too) and the faithfulness records, given an audit."""
     if plan.audit is None:
         return None
-    tables = [_csv(Path(plan.table1_of(variant))) for variant in plan.audit.all_variants]
+    table1_files = [plan.table1_of(variant) for variant in plan.audit.all_variants]
+    tables = [_csv(Path(path)) for path in table1_files]
     records = [read_faithfulness(path) for path in plan.faithfulness_files() if Path(path).is_file()]
     return robustness_section(
         plan.audit,
@@ -155,7 +156,9 @@ def _robustness(plan: RunPlan) -> RobustnessSection | None:
         {name: pair.online for name, pair in plan.pairs.items()},
         dict(plan.ablations),
         plan.config["attribution"],
-        (_csv(Path(plan.table("table4"))), plan.arms, plan.contrasts) if plan.arms else None,
+        StudyInputs(_csv(Path(plan.table("table4"))), plan.arms, plan.contrasts, table1_files, plan.table("table4"))
+        if plan.arms
+        else None,
     )
 
 

@@ -15,7 +15,7 @@ from rlcircuits.audit import audit_from_config
 from rlcircuits.contracts import TRAINING_CURVE, TrainingCurve, write_training_curve
 from rlcircuits.figures import diversity_bars, output_entropy_lines, relative_change_heatmap, save_figure
 from rlcircuits.report import ReportInputs, StudySection, render, study_intensity, table1_rows
-from rlcircuits.robustness import robustness_section
+from rlcircuits.robustness import StudyInputs, robustness_section
 from rlcircuits.study import HYPOTHESES, arm_table, contrast_table, seed_values, verdicts
 from rlcircuits.study_design import Contrast
 from rlcircuits.tables import TABLE1_COLUMNS, table1, write_csv
@@ -270,7 +270,7 @@ def test_the_study_section_says_what_each_interval_is_about_and_whether_intensit
             {pair: True for arm in arms for pair in arm.pairs},
             {},
             {"ig_steps": 32, "ig_baseline": "mean"},
-            (table4_rows, arms, contrasts),
+            StudyInputs(table4_rows, arms, contrasts, ("table1.csv", "eap_ig/table1.csv"), "table4.csv"),
         ),
     )
     html = render(inputs, Path(__file__).parents[1] / "report")

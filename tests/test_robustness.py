@@ -21,9 +21,9 @@ from rlcircuits.audit import (
     write_faithfulness,
 )
 from rlcircuits.contracts import ROLES
-from rlcircuits.errors import SettingsError
+from rlcircuits.errors import InputFormatError, SettingsError
 from rlcircuits.figures import save_figure
-from rlcircuits.robustness import faithfulness_figure, study_rows, verdict_rows
+from rlcircuits.robustness import StudyInputs, faithfulness_figure, study_rows, verdict_rows
 from rlcircuits.run_plan import RunPlan
 from rlcircuits.study import ACCURACY, HYPOTHESES, seed_values, verdicts
 from rlcircuits.study_design import Contrast
@@ -142,7 +142,9 @@ def test_a_studys_hypotheses_are_judged_by_the_studys_own_rule_under_each_varian
     contrasts = [Contrast("RL vs more training", "grpo", "control")]
     noise = table1.assign(relative_change=np.random.default_rng(6).normal(0, 0.02, len(table1)))
     reversed_ = table1.assign(relative_change=-table1["relative_change"])
-    rows = study_rows([table1, reversed_, noise, None], table4, arms, contrasts, ("paper", "A", "B", "C"))
+    files = ("t1.csv", "a/t1.csv", "b/t1.csv", "c/t1.csv")
+    study = StudyInputs(table4, arms, contrasts, files, "t4.csv")
+    rows = study_rows([table1, reversed_, noise, None], study, ("paper", "A", "B", "C"))
     own = verdicts(seed_values(table1, table4, arms), arms, contrasts, HYPOTHESES)
     circuit = own[own["metric"] != ACCURACY]
     assert own["confidence"].tolist() == pytest.approx([1 - 0.05 / len(HYPOTHESES)] * len(HYPOTHESES))
@@ -157,7 +159,11 @@ def test_a_studys_hypotheses_are_judged_by_the_studys_own_rule_under_each_varian
     assert rows[0].sentence.endswith(
         f"it survives no variant; it becomes {CONTRADICTED} under A; {INCONCLUSIVE} under B."
     )
-    assert study_rows([table1], None, arms, contrasts, ("paper",)) == ()  # no Table 4: no study rows
+    no_table4 = StudyInputs(None, arms, contrasts, files[:1], "t4.csv")
+    assert study_rows([table1], no_table4, ("paper",)) == ()  # no Table 4: no study rows
+    without_seed = table1[table1["pair"] != "grpo_s1"]
+    with pytest.raises(InputFormatError, match=r"b/t1\.csv: no rows of pair 'grpo_s1'"):
+        study_rows([table1, table1, without_seed, None], study, ("paper", "A", "B", "C"))
 
 
 def _record(role: str) -> FaithfulnessRecord:

@@ -115,25 +115,39 @@ def _estimate(row: pd.Series) -> str:
     return f"{100 * row['difference']:+.2f}% [{100 * row['ci_low']:+.2f}, {100 * row['ci_high']:+.2f}]"
 
 
+@dataclass(frozen=True)
+class StudyInputs:
+    """What a study's hypotheses across variants need besides each variant's Table 1; the file names
+    (each variant's Table 1, in the tables' order, and Table 4) are for errors."""
+
+    table4: pd.DataFrame | None
+    arms: Sequence[Arm]
+    contrasts: Sequence[Contrast]
+    table1_files: Sequence[str]
+    table4_file: str
+
+
 def study_rows(
-    tables: Sequence[pd.DataFrame | None],
-    table4: pd.DataFrame | None,
-    arms: Sequence[Arm],
-    contrasts: Sequence[Contrast],
-    labels: Sequence[str],
+    tables: Sequence[pd.DataFrame | None], study: StudyInputs, labels: Sequence[str]
 ) -> tuple[ClaimAcrossVariants, ...]:
     """The study's circuit-metric hypotheses, each with its verdict under each variant's Table 1.
 
     Judged exactly as the study's own table (rlcircuits.study.verdicts over the same family of
     hypotheses, accuracy included, so the Bonferroni level is the study page's); the accuracy rows
     are left out, as no attribution choice changes an answer's grade. Table 4 supplies the seeds'
-    accuracy only to keep that family whole.
+    accuracy only to keep that family whole. A Table 1 that lacks a seed is an InputFormatError
+    naming its file.
     """
-    if table4 is None or not arms or not contrasts:
+    arms, contrasts = study.arms, study.contrasts
+    if study.table4 is None or not arms or not contrasts:
         return ()
     judged = [
-        None if table is None else verdicts(seed_values(table, table4, arms), arms, contrasts, HYPOTHESES)
-        for table in tables
+        None
+        if table is None
+        else verdicts(
+            seed_values(table, study.table4, arms, sources=(path, study.table4_file)), arms, contrasts, HYPOTHESES
+        )
+        for table, path in zip(tables, study.table1_files, strict=True)
     ]
     first = next((frame for frame in judged if frame is not None), None)
     if first is None:
@@ -229,10 +243,10 @@ def robustness_section(
     online: Mapping[str, bool],
     ablations: Mapping[str, str],
     ig: Mapping[str, object],
-    study: tuple[pd.DataFrame | None, Sequence[Arm], Sequence[Contrast]] | None = None,
+    study: StudyInputs | None = None,
 ) -> RobustnessSection:
     """The section from each variant's Table 1 (``tables``, in ``audit.all_variants`` order) and the records;
-    ``study``: a study's Table 4, arms and contrasts, for its hypotheses across variants."""
+    ``study``: what a study's hypotheses across variants need, on a run with a study."""
     variants = audit.all_variants
     labels = tuple(
         f"{v.label} ({PAPER_CHOICES})" if v == audit.default and i == 0 else v.label for i, v in enumerate(variants)
@@ -241,7 +255,7 @@ def robustness_section(
     return RobustnessSection(
         labels=labels,
         rows=verdict_rows(tables, labels, online, ablations),
-        study_rows=study_rows(tables, *study, labels) if study else (),
+        study_rows=study_rows(tables, study, labels) if study else (),
         missing=tuple(label for label, table in zip(labels, tables, strict=True) if table is None),
         fractions=fractions,
         faithfulness=rows,
