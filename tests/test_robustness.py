@@ -3,6 +3,7 @@
 import copy
 import json
 import os
+import re
 import shutil
 import time
 
@@ -124,6 +125,7 @@ def test_verdicts_across_variants_and_their_sentences():
     by_text = {row.claim: row for row in rows}
     intensity = by_text[CLAIM_TEXTS["intensity"]]
     assert intensity.verdicts[:2] == (SUPPORTED, CONTRADICTED) and intensity.verdicts[2] is None
+    assert intensity.details == ("8 for, 0 against, of 8", "0 for, 8 against, of 8", "")
     assert f": {SUPPORTED} under the paper's choices; it survives no variant; it becomes {CONTRADICTED} under A" in (
         intensity.sentence
     )
@@ -152,10 +154,10 @@ def test_a_studys_hypotheses_are_judged_by_the_studys_own_rule_under_each_varian
     assert [row.verdicts[0] for row in rows] == circuit["verdict"].tolist() == [SUPPORTED] * len(circuit)
     assert all(row.verdicts[1:] == (CONTRADICTED, INCONCLUSIVE, None) for row in rows)
     first = circuit.iloc[0]
-    assert rows[0].estimates[0] == (
+    assert rows[0].details[0] == (
         f"{100 * first.difference:+.2f}% [{100 * first.ci_low:+.2f}, {100 * first.ci_high:+.2f}]"
     )
-    assert rows[0].estimates[3] == ""
+    assert rows[0].details[3] == ""
     assert rows[0].sentence.endswith(
         f"it survives no variant; it becomes {CONTRADICTED} under A; {INCONCLUSIVE} under B."
     )
@@ -207,6 +209,7 @@ def test_the_page_shows_the_robustness_section_only_with_an_audit(run_dir, tmp_p
     assert '<section id="robustness">' in html and 'href="#robustness"' in html
     assert "EAP · module · own answer (the paper&#39;s choices)" in html and "EAP-IG · module · own answer" in html
     assert "from the zero baseline, and its scores are not complete" in html  # the zero-baseline caveat
+    assert re.search(r'class="verdict [a-z-]+">[a-z ]+<br><span class="small">\d+ for, \d+ against, of \d+<', html)
     assert "<td>0.70</td>" in html  # the mean recovered fraction at 10% kept, (0.6 + 0.8) / 2
     assert "+0.60 [+0.50, +0.70] (n = 4)" in html  # Spearman median and quartiles over both records' samples
     assert "data:image/png;base64," in html.split('id="robustness"')[1].split("</section>")[0]

@@ -39,7 +39,7 @@ class ClaimAcrossVariants:
     claim: str
     verdicts: tuple[str | None, ...]
     sentence: str
-    estimates: tuple[str, ...] = ()  # per variant, the effect and its interval behind the verdict (study rows)
+    details: tuple[str, ...] = ()  # per variant, what the verdict rests on: pair counts, or an effect and interval
 
 
 @dataclass(frozen=True)
@@ -101,10 +101,13 @@ def verdict_rows(
         texts = tuple(r.text for r in checklists[0].rows)
     rows = []
     for text in texts:
-        verdicts = tuple(
-            None if c is None else next((r.verdict for r in c.rows if r.text == text), None) for c in checklists
+        found = [None if c is None else next((r for r in c.rows if r.text == text), None) for c in checklists]
+        verdicts = tuple(None if claim is None else claim.verdict for claim in found)
+        details = tuple(
+            "" if claim is None else f"{claim.pairs_for} for, {claim.pairs_against} against, of {claim.pairs}"
+            for claim in found
         )
-        rows.append(ClaimAcrossVariants(text, verdicts, _sentence(text, verdicts, labels)))
+        rows.append(ClaimAcrossVariants(text, verdicts, _sentence(text, verdicts, labels), details))
     return tuple(rows)
 
 
