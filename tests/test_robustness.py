@@ -131,6 +131,13 @@ def test_verdicts_across_variants_and_their_sentences():
     )
     same = verdict_rows([as_claimed, as_claimed], labels[:2], online, {})
     assert all("; the same under every variant that has results (1 of 1)" in row.sentence for row in same)
+    three = {pair: online[pair] for pair in list(online)[:3]}  # too few pairs for any verdict
+    few = as_claimed[as_claimed["pair"].isin(three)]
+    hidden = verdict_rows([few, few.assign(relative_change=-few["relative_change"])], labels[:2], three, {})
+    intensity = {row.claim: row for row in hidden}[CLAIM_TEXTS["intensity"]]
+    assert intensity.details == ("3 for, 0 against, of 3", "0 for, 3 against, of 3")
+    assert intensity.sentence.endswith("(1 of 1). Most of its pairs point the other way under A.")
+    assert not any("other way" in row.sentence for row in same)
 
 
 def test_a_studys_hypotheses_are_judged_by_the_studys_own_rule_under_each_variant():

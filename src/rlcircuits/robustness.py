@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from rlcircuits.audit import Audit, FaithfulnessRecord, Variant, mean_curve
-from rlcircuits.claims import claims
+from rlcircuits.claims import Claim, claims
 from rlcircuits.study import ACCURACY, HYPOTHESES, seed_values, verdicts
 from rlcircuits.study_design import Arm, Contrast
 
@@ -87,6 +87,25 @@ def _sentence(claim: str, verdicts: Sequence[str | None], labels: Sequence[str])
     return f"{head}{kept}; it becomes {becomes}."
 
 
+def _majority(claim: Claim) -> int:
+    """+1 when most of a claim's pairs point for it, -1 when most point against, 0 on a tie."""
+    return int(np.sign(claim.pairs_for - claim.pairs_against))
+
+
+def _turned(found: Sequence[Claim | None], labels: Sequence[str]) -> str:
+    """Where a claim keeps its verdict but most of its pairs turn the other way (what "the design
+    cannot tell" or "inconclusive" would hide), as a sentence; empty where none does."""
+    default = found[0]
+    if default is None or not _majority(default):
+        return ""
+    turned = [
+        label
+        for label, claim in zip(labels[1:], found[1:], strict=True)
+        if claim is not None and claim.verdict == default.verdict and _majority(claim) == -_majority(default)
+    ]
+    return f" Most of its pairs point the other way under {', '.join(turned)}." if turned else ""
+
+
 def verdict_rows(
     tables: Sequence[pd.DataFrame | None],
     labels: Sequence[str],
@@ -107,7 +126,9 @@ def verdict_rows(
             "" if claim is None else f"{claim.pairs_for} for, {claim.pairs_against} against, of {claim.pairs}"
             for claim in found
         )
-        rows.append(ClaimAcrossVariants(text, verdicts, _sentence(text, verdicts, labels), details))
+        rows.append(
+            ClaimAcrossVariants(text, verdicts, _sentence(text, verdicts, labels) + _turned(found, labels), details)
+        )
     return tuple(rows)
 
 
